@@ -1,0 +1,89 @@
+"""Arrow schemas of the raw batches and of the lake tables.
+
+These are the contract between the simulator (or any real feed), ingestion, validation
+and the lake. Every timestamp is UTC with microsecond precision, the precision Iceberg
+stores.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+#: One row per card transaction, as a card processor's feed delivers it. The card number
+#: is the raw PAN-like string; ingestion replaces it with ``card_id`` (keyed HMAC).
+RAW_TRANSACTIONS = pa.schema(
+    [
+        pa.field("transaction_id", pa.int64(), nullable=False),
+        pa.field("event_ts", TS, nullable=False),
+        pa.field("customer_id", pa.int64(), nullable=False),
+        pa.field("card_number", pa.string(), nullable=False),
+        pa.field("terminal_id", pa.int64(), nullable=False),
+        pa.field("terminal_x", pa.float64(), nullable=False),
+        pa.field("terminal_y", pa.float64(), nullable=False),
+        pa.field("merchant_category", pa.string(), nullable=False),
+        pa.field("amount", pa.float64(), nullable=False),
+        pa.field("currency", pa.string(), nullable=False),
+    ]
+)
+
+#: Transactions as they land in the lake: the card number is pseudonymised.
+TRANSACTIONS = pa.schema(
+    [
+        f if f.name != "card_number" else pa.field("card_id", pa.string(), nullable=False)
+        for f in RAW_TRANSACTIONS
+    ]
+)
+
+#: Customer profiles: home location on the simulation grid and spending habits.
+CUSTOMERS = pa.schema(
+    [
+        pa.field("customer_id", pa.int64(), nullable=False),
+        pa.field("home_x", pa.float64(), nullable=False),
+        pa.field("home_y", pa.float64(), nullable=False),
+        pa.field("mean_amount", pa.float64(), nullable=False),
+        pa.field("std_amount", pa.float64(), nullable=False),
+        pa.field("mean_tx_per_day", pa.float64(), nullable=False),
+        pa.field("segment", pa.string(), nullable=False),
+        pa.field("region", pa.string(), nullable=False),
+        pa.field("n_cards", pa.int32(), nullable=False),
+        pa.field("profile_date", pa.date32(), nullable=False),
+    ]
+)
+
+#: Investigation outcomes. Only confirmed frauds are reported; a transaction without a
+#: label is presumed genuine. ``reported_at`` is when the label became known.
+LABELS = pa.schema(
+    [
+        pa.field("transaction_id", pa.int64(), nullable=False),
+        pa.field("is_fraud", pa.bool_(), nullable=False),
+        pa.field("fraud_scenario", pa.string(), nullable=False),
+        pa.field("reported_at", TS, nullable=False),
+    ]
+)
+
+#: External fraud-intelligence feed: terminals reported compromised, with a delay.
+FRAUD_INTEL = pa.schema(
+    [
+        pa.field("terminal_id", pa.int64(), nullable=False),
+        pa.field("compromised_from", TS, nullable=False),
+        pa.field("reported_at", TS, nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+#: Raw batch kinds and their schemas, keyed by the folder name under ``data/raw``.
+RAW_BATCHES: dict[str, pa.Schema] = {
+    "transactions": RAW_TRANSACTIONS,
+    "customers": CUSTOMERS,
+    "labels": LABELS,
+    "fraud_intel": FRAUD_INTEL,
+}
+
+#: The timestamp column that decides which day a batch row belongs to.
+BATCH_DAY_COLUMN: dict[str, str] = {
+    "transactions": "event_ts",
+    "labels": "reported_at",
+    "fraud_intel": "reported_at",
+}
