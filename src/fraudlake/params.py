@@ -156,6 +156,13 @@ class DriftParams(_Strict):
     current_days: int = Field(7, ge=1)
     investigate_share: float = Field(0.15, ge=0, le=1)
     retrain_share: float = Field(0.25, ge=0, le=1)
+    max_rows: int = Field(50_000, ge=1)  # rows per side sampled into the Evidently reports
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftParams:
+        if self.investigate_share > self.retrain_share:
+            raise ValueError("drift.investigate_share must be <= drift.retrain_share")
+        return self
 
 
 class Params(_Strict):

@@ -1,0 +1,3 @@
+from fraudlake.cli import run
+
+run()

@@ -1,0 +1,245 @@
+"""The validation gate: run the kind's expectation suite on a batch, return the verdict.
+
+One :class:`BatchValidator` owns one file-backed GX context under a root folder and is
+reused for every batch of a run (tens to hundreds of daily batches): the context, data
+source, assets, suites and validation definitions are set up once in ``__init__``; each
+:meth:`BatchValidator.validate` only runs the suite and stores its result (JSON under
+``<root>/gx/uncommitted/validations``). :meth:`BatchValidator.build_docs` renders the
+HTML Data Docs of the batches validated since the last build, once, after the run.
+
+The gate decides; it does not act. It never moves, deletes or writes batch data: the
+caller quarantines a failed batch and stops the stage, e.g. with
+``raise SomeError(summary(outcome))``.
+
+Not thread-safe: use one validator per thread (each with its own root).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import unquote, urlparse
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations.core.result_format import ResultFormat
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.core.validation_definition import ValidationDefinition
+from great_expectations.data_context import FileDataContext
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
+from great_expectations.datasource.fluent import PandasDatasource
+from great_expectations.datasource.fluent.pandas_datasource import DataFrameAsset
+
+from fraudlake.params import Params, SimulateParams
+from fraudlake.validation.describe import failed_expectations
+from fraudlake.validation.outcome import FailedExpectation, ValidationOutcome
+from fraudlake.validation.rules import ValidationRules
+from fraudlake.validation.suites import (
+    VALIDATED_SCHEMAS,
+    build_suite,
+    suite_name,
+    suite_parameters,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Names of the GX objects the validator creates in its context.
+DATASOURCE_NAME = "fraudlake"
+BATCH_DEFINITION_NAME = "whole_frame"
+DOCS_SITE_NAME = "local_site"
+
+#: Batch ids: ``/``-separated segments of ``[A-Za-z0-9._=-]`` (e.g. ``transactions/2024-01-01``),
+#: at most 200 characters. They become one folder name in the stores and the Data Docs,
+#: with each ``/`` written as :data:`SEGMENT_SEPARATOR`.
+BATCH_ID_PATTERN = re.compile(
+    r"(?=.{1,200}$)[A-Za-z0-9][A-Za-z0-9._=-]*(/[A-Za-z0-9][A-Za-z0-9._=-]*)*"
+)
+SEGMENT_SEPARATOR = "__"
+
+
+def run_name(batch_id: str) -> str:
+    """The GX run name (a single folder name) of ``batch_id``: ``/`` becomes ``__``."""
+    return batch_id.replace("/", SEGMENT_SEPARATOR)
+
+
+class BatchValidator:
+    """Validates raw batches against the fraudlake expectation suites.
+
+    ``root`` is the folder of the GX project (created if absent; ``<root>/gx`` holds the
+    configuration, stored results and Data Docs). ``rules`` are the value limits; pass
+    ``params`` or ``params.simulate`` to derive them from ``params.yaml`` (grid size,
+    currency), ``None`` for the defaults. Re-opening an existing root is safe:
+    suites and validation definitions are replaced by the ones ``rules`` define, stored
+    results and other GX objects are kept.
+    """
+
+    def __init__(
+        self, root: Path | str, rules: ValidationRules | Params | SimulateParams | None = None
+    ) -> None:
+        self.root = Path(root).resolve()
+        if rules is None:
+            rules = ValidationRules()
+        elif not isinstance(rules, ValidationRules):
+            rules = ValidationRules.from_params(rules)
+        self.rules: ValidationRules = rules
+        self.root.mkdir(parents=True, exist_ok=True)
+        context = gx.get_context(mode="file", project_root_dir=self.root)
+        assert isinstance(context, FileDataContext)
+        self._context: FileDataContext = context
+        self._configure_context()
+        self._definitions: dict[str, ValidationDefinition] = {
+            kind: self._register(kind) for kind in VALIDATED_SCHEMAS
+        }
+        self._pending_docs: list[ValidationResultIdentifier] = []
+
+    @property
+    def docs_dir(self) -> Path:
+        """Folder of the HTML Data Docs site."""
+        return self.root / "gx" / "uncommitted" / "data_docs" / DOCS_SITE_NAME
+
+    @property
+    def docs_index(self) -> Path:
+        """The Data Docs ``index.html`` (exists after the first :meth:`build_docs`)."""
+        return self.docs_dir / "index.html"
+
+    def validate(
+        self,
+        kind: str,
+        frame: pd.DataFrame,
+        batch_id: str,
+        day: dt.date | None = None,
+        known_customer_ids: Collection[int] | None = None,
+    ) -> ValidationOutcome:
+        """Validate one batch of ``kind`` and return the outcome; never mutates ``frame``.
+
+        ``day`` is required for kinds with a day column (transactions, labels,
+        fraud_intel) and must be ``None`` for customers; ``known_customer_ids`` is required
+        for transactions and must be ``None`` otherwise. ``batch_id`` names the batch in
+        the outcome, the stored result and the Data Docs (see :data:`BATCH_ID_PATTERN`).
+
+        Bad *data* (missing or extra columns, wrong types, nulls, out-of-range values...)
+        gives a failed outcome, never an exception. Misuse (unknown kind, bad batch id,
+        missing or superfluous ``day``/``known_customer_ids``) raises ``ValueError``.
+        """
+        if not BATCH_ID_PATTERN.fullmatch(batch_id):
+            raise ValueError(
+                f"batch_id {batch_id!r} must be '/'-separated segments of letters, digits "
+                "and ._=- (each starting with a letter or digit), at most 200 characters"
+            )
+        params = suite_parameters(kind, frame, day, known_customer_ids)
+        definition = self._definitions[kind]
+        missing = [c for c in VALIDATED_SCHEMAS[kind].names if c not in frame.columns]
+
+        run_id = RunIdentifier(run_name=run_name(batch_id), run_time=dt.datetime.now(dt.UTC))
+        result = definition.run(
+            batch_parameters={"dataframe": frame},
+            expectation_parameters=params,
+            result_format=ResultFormat.SUMMARY,
+            run_id=run_id,
+        )
+        identifier = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=result.suite_name),
+            run_id=run_id,
+            batch_identifier=result.batch_id,
+        )
+        self._pending_docs.append(identifier)
+
+        failed = failed_expectations(result, missing)
+        if not result.success and not failed:  # defensive: GX failed without a named cause
+            failed = (
+                FailedExpectation(
+                    expectation_type="suite",
+                    description=f"{kind}: validation failed (see Data Docs)",
+                ),
+            )
+        outcome = ValidationOutcome(
+            kind=kind,
+            batch_id=batch_id,
+            day=day,
+            success=not failed,
+            rows=len(frame),
+            evaluated=len(result.results),
+            failed=failed,
+            docs_page=self._docs_page(identifier),
+        )
+        logger.info(
+            "validated %s batch %s: %s (%d rows, %d failed expectations)",
+            kind,
+            batch_id,
+            "passed" if outcome.success else "FAILED",
+            outcome.rows,
+            len(failed),
+        )
+        return outcome
+
+    def build_docs(self) -> Path:
+        """Render Data Docs for the batches validated since the last build; return index.html.
+
+        Incremental: renders the suite pages and the pages of this validator's new
+        results, then rebuilds the index over every result stored under the root.
+        """
+        identifiers: list[ExpectationSuiteIdentifier | ValidationResultIdentifier] = [
+            ExpectationSuiteIdentifier(name=suite_name(kind)) for kind in VALIDATED_SCHEMAS
+        ]
+        identifiers.extend(self._pending_docs)
+        self._context.build_data_docs(
+            site_names=[DOCS_SITE_NAME],
+            resource_identifiers=identifiers,  # type: ignore[arg-type]
+        )
+        self._pending_docs.clear()
+        return self.docs_index
+
+    def _configure_context(self) -> None:
+        """Quiet, local context: no progress bars, no analytics, no tutorial buttons."""
+        variables = self._context.variables
+        variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        self._context.config.analytics_enabled = False
+        site = self._context.list_data_docs_sites().get(DOCS_SITE_NAME)
+        if site is not None and dict(site).get("show_how_to_buttons", True):
+            # A SiteBuilder option GX's TypedDict does not list: hides the tutorial links.
+            quiet: dict[str, Any] = {**site, "show_how_to_buttons": False}
+            self._context.update_data_docs_site(DOCS_SITE_NAME, cast(Any, quiet))
+        variables.save()
+
+    def _datasource(self) -> PandasDatasource:
+        try:
+            datasource = self._context.data_sources.get(DATASOURCE_NAME)
+        except (KeyError, LookupError, ValueError):
+            return self._context.data_sources.add_pandas(DATASOURCE_NAME)
+        assert isinstance(datasource, PandasDatasource)
+        return datasource
+
+    def _register(self, kind: str) -> ValidationDefinition:
+        """Fetch-or-create the kind's asset and batch definition; (re)write its suite."""
+        datasource = self._datasource()
+        try:
+            asset = datasource.get_asset(kind)
+        except LookupError:
+            asset = datasource.add_dataframe_asset(kind)
+        assert isinstance(asset, DataFrameAsset)
+        try:
+            batch_definition = asset.get_batch_definition(BATCH_DEFINITION_NAME)
+        except (KeyError, LookupError):
+            batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
+        suite = self._context.suites.add_or_update(build_suite(kind, self.rules))
+        return self._context.validation_definitions.add_or_update(
+            ValidationDefinition(name=suite_name(kind), data=batch_definition, suite=suite)
+        )
+
+    def _docs_page(self, identifier: ValidationResultIdentifier) -> Path:
+        """Where ``build_docs`` writes the page of ``identifier``."""
+        urls = self._context.get_docs_sites_urls(
+            resource_identifier=identifier, site_name=DOCS_SITE_NAME, only_if_exists=False
+        )
+        url = urls[0]["site_url"] if urls else None
+        if not url or not url.startswith("file://"):
+            raise RuntimeError(f"Data Docs site {DOCS_SITE_NAME!r} is not a local folder: {url}")
+        return Path(unquote(urlparse(url).path))
