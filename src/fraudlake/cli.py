@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.table import Table
 
 from fraudlake.params import Params, ParamsError, load_params
 from fraudlake.pipeline.layout import Layout
@@ -144,6 +145,154 @@ def features_cmd() -> None:
         f"[green]features.transactions[/]: {result.rows:,} rows, {len(result.features)} features, "
         f"snapshot {result.snapshot_id} ({result.seconds:.1f}s)"
     )
+
+
+@app.command("train")
+def train_cmd() -> None:
+    """Train LightGBM and XGBoost on a time-ordered split; log runs, models and plots to MLflow."""
+    from fraudlake.pipeline.train import run_train
+    from fraudlake.pipeline.training_set import TrainingSetError
+    from fraudlake.training.split import SplitError
+
+    params, settings, layout = _context()
+    try:
+        results = run_train(params, settings, layout)
+    except (TrainingSetError, SplitError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"candidates (test {results[0].test_window})")
+    for column in ("family", "ROC AUC", "avg precision", "CP@100", "MLflow run"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            r.family,
+            f"{r.metrics['roc_auc']:.4f}",
+            f"{r.metrics['average_precision']:.4f}",
+            f"{r.metrics['card_precision_at_100']:.4f}",
+            r.run_id,
+        )
+    console.print(table)
+    console.print(f"MLflow: {settings.resolved_mlflow_uri}")
+
+
+@app.command("register")
+def register_cmd() -> None:
+    """Register the best candidate as `challenger`; promote it to `champion` if it beats
+    the champion on the same hold-out by the margins in params.yaml (registry section)."""
+    from fraudlake.pipeline.register import run_register
+
+    params, settings, layout = _context()
+    try:
+        registered, decision = run_register(params, settings, layout)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    verdict = (
+        "[green]promoted to champion[/]" if decision.promoted else "[yellow]stays challenger[/]"
+    )
+    console.print(
+        f"{registered.model_name} v{registered.version} ({registered.family}): {verdict}\n"
+        f"  {decision.reason}\n  alias log: {settings.resolved_alias_log}"
+    )
+
+
+@app.command("drift")
+def drift_cmd() -> None:
+    """Evidently data-drift and classification reports (HTML + JSON) and a verdict:
+    ok, investigate (> drift.investigate_share drifted) or retrain (> retrain_share)."""
+    from fraudlake.monitoring import WindowError
+    from fraudlake.pipeline.drift import run_drift_stage
+
+    params, settings, layout = _context()
+    try:
+        verdict = run_drift_stage(params, settings, layout)
+    except (FileNotFoundError, WindowError) as exc:
+        _fail(str(exc))
+    colour = {"ok": "green", "investigate": "yellow", "retrain": "red"}[verdict.verdict]
+    console.print(
+        f"drift verdict: [{colour}]{verdict.verdict}[/] — {verdict.n_drifted}/{verdict.n_features}"
+        f" features drifted ({verdict.share_drifted:.0%})\n"
+        f"  report: {layout.reports / 'drift' / 'data_drift.html'}"
+    )
+
+
+@app.command("summary")
+def summary_cmd() -> None:
+    """Where everything is — tables, MLflow, Data Docs, drift report — and the champion."""
+    from fraudlake.pipeline.summary import print_summary
+
+    params, settings, layout = _context()
+    print_summary(params, settings, layout, console)
+
+
+@app.command("handbook")
+def handbook_cmd(
+    out: Annotated[Path, typer.Option(help="Folder for the comparison report.")] = Path(
+        "reports/handbook"
+    ),
+) -> None:
+    """Reproduce the Fraud Detection Handbook's protocol (1.76M simulated transactions,
+    train 2018-07-25..31, test 2018-08-08..14, known-compromised cards removed) and
+    compare our models with its published baselines."""
+    from fraudlake.pipeline.handbook import run_handbook
+
+    params, settings, layout = _context()
+    run_handbook(
+        settings, out, console, train=params.train, defs_dir=layout.root / params.features.defs_dir
+    )
+
+
+@model_app.command("list")
+def model_list_cmd() -> None:
+    """Every registered version with its family, metrics, aliases and gate decision."""
+    from fraudlake.pipeline.model_admin import print_versions
+
+    params, settings, _ = _context()
+    print_versions(params, settings, console)
+
+
+@model_app.command("history")
+def model_history_cmd() -> None:
+    """The append-only alias log: every alias change, when, from, to, why, by whom."""
+    from fraudlake.pipeline.model_admin import print_history
+
+    params, settings, _ = _context()
+    print_history(params, settings, console)
+
+
+@model_app.command("promote")
+def model_promote_cmd(
+    version: Annotated[int, typer.Argument(help="Version to make champion.")],
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the alias log).")],
+) -> None:
+    """Point `champion` at VERSION by hand, recording the reason in the alias log."""
+    from mlflow.exceptions import MlflowException
+
+    from fraudlake.pipeline.register import open_registry
+    from fraudlake.training.registry import RegistryError
+
+    params, settings, _ = _context()
+    try:
+        change = open_registry(params, settings).promote(version, reason)
+    except RegistryError as exc:
+        _fail(str(exc))
+    except MlflowException as exc:
+        _fail(f"{params.registry.model_name} v{version}: {exc.message}; see `fraudlake model list`")
+    console.print(f"champion: v{change.from_version} → [green]v{change.to_version}[/]")
+
+
+@model_app.command("rollback")
+def model_rollback_cmd(
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why (kept in the alias log).")],
+) -> None:
+    """Move `champion` back to the version that held it before (from the alias log)."""
+    from fraudlake.pipeline.register import open_registry
+    from fraudlake.training.registry import RegistryError
+
+    params, settings, _ = _context()
+    try:
+        change = open_registry(params, settings).rollback(reason)
+    except RegistryError as exc:
+        _fail(str(exc))
+    console.print(f"champion: v{change.from_version} → [yellow]v{change.to_version}[/]")
 
 
 def run() -> None:

@@ -122,6 +122,10 @@ class TrainParams(_Strict):
     train_start: dt.date | None = None
     test_start: dt.date | None = None
     seed: int = 7
+    # Imbalance: positives weighted by genuine/fraud ("balanced"), its square root ("sqrt",
+    # measured best on the handbook protocol: ranking metrics suffer from full weighting)
+    # or not at all ("none").
+    imbalance: Literal["balanced", "sqrt", "none"] = "sqrt"
     models: ModelParams = ModelParams()
 
     @model_validator(mode="after")

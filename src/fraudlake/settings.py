@@ -47,6 +47,9 @@ class Settings(BaseSettings):
         None, description="MLflow tracking/registry URI; default SQLite store in home"
     )
     mlflow_experiment: str = "fraud-detection"
+    alias_log: Path | None = Field(
+        None, description="append-only log of every registry alias change; default in home"
+    )
 
     hmac_key: SecretStr = Field(
         SecretStr(DEV_HMAC_KEY), description="key of the card-number pseudonymisation"
@@ -79,6 +82,10 @@ class Settings(BaseSettings):
         folder = self.resolved_home / "mlartifacts"
         folder.mkdir(parents=True, exist_ok=True)
         return folder.as_uri()
+
+    @property
+    def resolved_alias_log(self) -> Path:
+        return self.alias_log or self.resolved_home / "registry" / "alias-changes.jsonl"
 
     def hmac_key_bytes(self) -> bytes:
         key = self.hmac_key.get_secret_value()

@@ -72,6 +72,33 @@ def test_label_known_only_when_reported_before(feature_set: FeatureSet) -> None:
     assert out[3]["terminal_fraud_rate_7d"] == pytest.approx(1 / 3)
 
 
+def test_delayed_label_window_edges(feature_set: FeatureSet) -> None:
+    d = dt.timedelta(days=1)
+    lag = dt.timedelta(days=7)
+    late = T0 + lag + d  # the transaction whose features we check
+    tx = make_transactions(
+        [
+            {"event_ts": T0},  # 0: exactly t - 7d - 1d: inside the 1d lagged window
+            {"event_ts": T0 + d},  # 1: exactly t - 7d: outside (the end is exclusive)
+            {"event_ts": T0 + d - dt.timedelta(microseconds=1)},  # 2: just inside
+            {"event_ts": late},  # 3
+        ]
+    )
+    labels = make_labels(
+        [
+            {"transaction_id": 0, "reported_at": late - dt.timedelta(hours=1)},  # known
+            {"transaction_id": 1, "reported_at": late - dt.timedelta(hours=1)},  # outside
+            {"transaction_id": 2, "reported_at": late},  # reported at t: not yet known
+        ]
+    )
+    out = compute_features(tx, make_customers(1), labels, feature_set).to_pylist()
+    row = next(r for r in out if r["transaction_id"] == 3)
+    assert row["terminal_fraud_count_1d_lag7d"] == 1.0
+    assert row["terminal_fraud_rate_1d_lag7d"] == pytest.approx(1 / 2)  # 0 and 2 in window
+    # the undelayed 7d window [t - 7d, t) holds 1 (known) but neither 0 nor 2
+    assert row["terminal_fraud_count_7d"] == 1.0
+
+
 def test_unknown_customer_is_named(feature_set: FeatureSet) -> None:
     tx = make_transactions([{"event_ts": T0, "customer_id": 99}])
     with pytest.raises(FeatureInputError, match="customer_id 99"):

@@ -82,13 +82,18 @@ def test_known_compromised_cards_are_removed_from_test(
     synthetic_frame: pd.DataFrame, train_params: TrainParams
 ) -> None:
     split = split_train_test(synthetic_frame, train_params)
-    start = split.test_window.start_ts
-    known = synthetic_frame[
-        (synthetic_frame["is_fraud"] == 1) & (synthetic_frame["label_reported_at"] < start)
-    ]["card_id"]
-    assert set(known) == split.removed_cards
+    frauds = synthetic_frame[
+        (synthetic_frame["is_fraud"] == 1)
+        & (synthetic_frame["event_ts"] >= split.train_window.start_ts)
+    ]
+
+    def known_on(day_start: pd.Timestamp) -> set[str]:
+        return set(frauds.loc[frauds["label_reported_at"] < day_start, "card_id"])
+
+    # no kept test row belongs to a card known compromised at the start of its day
+    for day_start, rows in split.test.groupby(split.test["event_ts"].dt.floor("D")):
+        assert not set(rows["card_id"]) & known_on(day_start)
     assert split.removed_cards  # the synthetic data has some
-    assert not set(split.test["card_id"]) & split.removed_cards
 
     kept = split_train_test(synthetic_frame, train_params, drop_known_compromised=False)
     assert set(kept.test["card_id"]) & split.removed_cards
@@ -121,6 +126,9 @@ def test_known_compromised_uses_report_time_not_event_time() -> None:
     )
     frame["label_reported_at"] = pd.to_datetime(frame["label_reported_at"], utc=True)
     assert known_compromised_cards(frame, ts) == frozenset({"reported_before"})
+    # only frauds from ``since`` on count (the handbook ignores history before training)
+    since = pd.Timestamp(day(2), tz="UTC")
+    assert known_compromised_cards(frame, ts, since=since) == frozenset()
 
     test_rows = pd.DataFrame(
         [
@@ -136,8 +144,10 @@ def test_known_compromised_uses_report_time_not_event_time() -> None:
     test_rows["label_reported_at"] = pd.to_datetime(test_rows["label_reported_at"], utc=True)
     params = TrainParams(train_days=5, test_days=3, train_start=day(1), test_start=day(10))
     split = split_train_test(pd.concat([frame, test_rows], ignore_index=True), params)
-    assert set(split.test["card_id"]) == {"reported_after", "reported_at_start", "genuine"}
-    assert split.removed_rows == 1
+    # per test day: "reported_at_start" (reported on day 10) is known by day 12 and
+    # removed; "reported_after" (reported on day 12) is not yet known on day 11 and kept
+    assert set(split.test["card_id"]) == {"reported_after", "genuine"}
+    assert split.removed_rows == 2
 
 
 def test_bad_input_gets_a_clear_error(

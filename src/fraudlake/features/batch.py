@@ -26,42 +26,51 @@ class FeatureInputError(ValueError):
     """The inputs cannot produce features (e.g. a transaction of an unknown customer)."""
 
 
-def _frame(keys: tuple[str, ...], window: str) -> str:
+def _frame(keys: tuple[str, ...], window: str, delay_s: int = 0) -> str:
+    """Window frame of ``[t - D - W, t - D)`` on integer microseconds (D = ``delay_s``).
+
+    Without delay, ``EXCLUDE GROUP`` drops rows at exactly ``t`` (the current one and any
+    same-instant peers); with one, the upper bound ``D + 1`` microsecond makes ``t - D``
+    exclusive.
+    """
     width = window_seconds(window) * 1_000_000
-    return (
-        f"(PARTITION BY {', '.join(keys)} ORDER BY event_us "
-        f"RANGE BETWEEN {width} PRECEDING AND CURRENT ROW EXCLUDE GROUP)"
-    )
+    partition = f"PARTITION BY {', '.join(keys)} ORDER BY event_us"
+    if not delay_s:
+        return f"({partition} RANGE BETWEEN {width} PRECEDING AND CURRENT ROW EXCLUDE GROUP)"
+    delay = delay_s * 1_000_000
+    return f"({partition} RANGE BETWEEN {width + delay} PRECEDING AND {delay + 1} PRECEDING)"
 
 
-def _window_sql(features: FeatureSet) -> tuple[str, list[tuple[str, str, str]]]:
-    """SELECT list of raw window aggregates, and (alias, kind, window) of each."""
+def _window_sql(features: FeatureSet) -> str:
+    """SELECT list of the raw window aggregates (``<alias>__n`` count, ``__c`` cents)."""
     parts: list[str] = []
-    aliases: list[tuple[str, str, str]] = []
-    seen: set[tuple[tuple[str, ...], str]] = set()
-    windowed: list[tuple[tuple[str, ...], str, str]] = [
-        *[(d.keys, d.entity, w) for d in features.windows for w in d.windows],
-        *[(d.keys, d.entity, w) for d in features.label_windows for w in d.windows],
+    seen: set[str] = set()
+    windowed: list[tuple[tuple[str, ...], str, str, int]] = [
+        *[(d.keys, f"{d.entity}__{w}", w, 0) for d in features.windows for w in d.windows],
+        *[
+            (d.keys, d.alias(w), w, d.delay_seconds)
+            for d in features.label_windows
+            for w in d.windows
+        ],
     ]
-    for keys, entity, window in windowed:
-        if (keys, window) in seen:
+    for keys, alias, window, delay_s in windowed:
+        if alias in seen:
             continue
-        seen.add((keys, window))
-        frame = _frame(keys, window)
-        alias = f"{entity}__{window}"
+        seen.add(alias)
+        frame = _frame(keys, window, delay_s)
         parts.append(f"count(*) OVER {frame} AS {alias}__n")
         parts.append(f"coalesce(sum(cents) OVER {frame}, 0)::BIGINT AS {alias}__c")
-        aliases.append((alias, entity, window))
-    return ", ".join(parts), aliases
+    return ", ".join(parts)
 
 
 def _label_sql(d: LabelWindowDef) -> str:
     """Per transaction, fraud labels known before it among the entity's window rows."""
-    widest = max(window_seconds(w) for w in d.windows) * 1_000_000
+    delay = d.delay_seconds * 1_000_000
+    widest = max(window_seconds(w) for w in d.windows) * 1_000_000 + delay
     join = " AND ".join(f"f.{k} = x.{k}" for k in d.keys)
     counts = ", ".join(
-        f"count(*) FILTER (WHERE f.event_us >= x.event_us - {window_seconds(w) * 1_000_000})"
-        f" AS {d.entity}__{w}__fraud"
+        "count(*) FILTER (WHERE f.event_us >= "
+        f"x.event_us - {window_seconds(w) * 1_000_000 + delay}) AS {d.alias(w)}__fraud"
         for w in d.windows
     )
     keys = ", ".join(f"t.{k}" for k in d.keys)
@@ -73,7 +82,7 @@ def _label_sql(d: LabelWindowDef) -> str:
         SELECT x.transaction_id, {counts}
         FROM tx x JOIN fraud f
           ON {join}
-         AND f.event_us < x.event_us
+         AND f.event_us < x.event_us - {delay}
          AND f.event_us >= x.event_us - {widest}
          AND f.reported_us < x.event_us
         GROUP BY x.transaction_id
@@ -121,13 +130,13 @@ def compute_features(
             f"(e.g. customer_id {unknown[1]}); ingest raw.customers first"
         )
 
-    window_select, _aliases = _window_sql(features)
+    window_select = _window_sql(features)
     label_joins = ""
     label_cols = ""
     for i, ld in enumerate(features.label_windows):
         label_joins += f" LEFT JOIN ({_label_sql(ld)}) lw{i} USING (transaction_id)"
         label_cols += "".join(
-            f", coalesce(lw{i}.{ld.entity}__{w}__fraud, 0)::BIGINT AS {ld.entity}__{w}__fraud"
+            f", coalesce(lw{i}.{ld.alias(w)}__fraud, 0)::BIGINT AS {ld.alias(w)}__fraud"
             for w in ld.windows
         )
     query = f"""
@@ -156,7 +165,7 @@ def compute_features(
                 values[d.feature_name(agg, w)] = window_feature(agg, n, c)
     for label_def in features.label_windows:
         for w in label_def.windows:
-            fraud, n = cols[f"{label_def.entity}__{w}__fraud"], cols[f"{label_def.entity}__{w}__n"]
+            fraud, n = cols[f"{label_def.alias(w)}__fraud"], cols[f"{label_def.alias(w)}__n"]
             for label_agg in label_def.aggregations:
                 values[label_def.feature_name(label_agg, w)] = label_feature(label_agg, fraud, n)
     inputs = {

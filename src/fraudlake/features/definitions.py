@@ -94,14 +94,37 @@ class WindowDef(_Windowed):
 
 
 class LabelWindowDef(_Windowed):
-    """Fraud labels of the entity's transactions in ``[t - W, t)`` reported before ``t``.
+    """Fraud labels of the entity's transactions in ``[t - D - W, t - D)`` reported before
+    ``t``, where ``D`` is ``delay`` (default ``0m``: the window ends at ``t``).
 
     ``fraud_count`` counts those transactions whose fraud label has ``reported_at < t``;
     ``fraud_rate`` divides it by the number of transactions in the window (0 if none).
+    A delay near the investigation time keeps the window to transactions whose outcome
+    is mostly known already, so the rate is not diluted by unlabelled recent traffic
+    (the Fraud Detection Handbook's "delay period"). Names end in ``_lag<D>`` when D > 0.
     """
 
     kind: Literal["label_window"]
+    delay: str = "0m"
     aggregations: tuple[Literal["fraud_count", "fraud_rate"], ...] = Field(min_length=1)
+
+    @field_validator("delay")
+    @classmethod
+    def _valid_delay(cls, delay: str) -> str:
+        window_seconds(delay)
+        return delay
+
+    @property
+    def delay_seconds(self) -> int:
+        return window_seconds(self.delay)
+
+    def feature_name(self, aggregation: str, window: str) -> str:
+        base = f"{self.entity}_{aggregation}_{window}"
+        return f"{base}_lag{self.delay}" if self.delay_seconds else base
+
+    def alias(self, window: str) -> str:
+        """Column prefix of this window's raw aggregates inside the batch engine."""
+        return f"{self.entity}__{window}__lag{self.delay_seconds}"
 
     @property
     def names(self) -> list[str]:

@@ -57,8 +57,11 @@ def reference_features(
                     }[agg]
         for ld in features.label_windows:
             history = by_entity[(ld.entity, tuple(tx[k] for k in ld.keys))]
+            lag = window_delta(ld.delay)
             for w in ld.windows:
-                inside = [o for o in history if t - window_delta(w) <= o["event_ts"] < t]
+                inside = [
+                    o for o in history if t - lag - window_delta(w) <= o["event_ts"] < t - lag
+                ]
                 known = [
                     o
                     for o in inside

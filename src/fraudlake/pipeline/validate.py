@@ -70,6 +70,11 @@ def _quarantine(batch: BatchFile, outcome: ValidationOutcome, layout: Layout) ->
     return target
 
 
+def gx_root(settings: Settings) -> Path:
+    """The Great Expectations project folder of the pipeline."""
+    return settings.resolved_home / "gx"
+
+
 def run_validate(params: Params, settings: Settings, layout: Layout) -> ValidateResult:
     """Validate every staged batch; publish the good ones, quarantine the bad ones."""
     staged = batch_files(layout.staging, ORDER)
@@ -78,7 +83,7 @@ def run_validate(params: Params, settings: Settings, layout: Layout) -> Validate
     catalog = open_catalog(settings)
     tables = {kind: ensure_table(catalog, spec) for kind, spec in RAW_TABLES.items()}
     ledgers = {kind: live_batches(table) for kind, table in tables.items()}
-    validator = BatchValidator(settings.resolved_home / "gx", params.simulate)
+    validator = BatchValidator(gx_root(settings), params.simulate)
     known_customers = set(
         tables["customers"].scan(selected_fields=("customer_id",)).to_arrow().column(0).to_pylist()
     )

@@ -8,9 +8,10 @@ hyper-parameter names) and handed on as **native boosters** — ``lightgbm.Boost
 Each booster remembers its feature names; :func:`predict_proba` selects exactly those
 columns from a frame, so a model can score any frame that has them.
 
-Class imbalance is handled with ``scale_pos_weight`` (genuine / fraud count of the
-training labels unless given). This re-weights the classes, so scores rank well but are
-not calibrated probabilities: a weighted model flags more at a fixed threshold.
+Class imbalance is handled with ``scale_pos_weight`` (:func:`positive_weight`: the
+genuine / fraud ratio of the training labels, its square root, or 1). This re-weights the
+classes, so scores rank well but are not calibrated probabilities: a weighted model
+flags more at a fixed threshold.
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def class_ratio(y: Sequence[int] | np.ndarray | pd.Series) -> float:
             f"training labels need both classes (got {positives} fraud, {negatives} genuine)"
         )
     return negatives / positives
+
+
+def positive_weight(y: Sequence[int] | np.ndarray | pd.Series, imbalance: str) -> float:
+    """``scale_pos_weight`` for the ``train.imbalance`` policy: the class ratio
+    (``balanced``), its square root (``sqrt``) or 1 (``none``)."""
+    ratio = class_ratio(y)
+    return {"balanced": ratio, "sqrt": float(np.sqrt(ratio)), "none": 1.0}[imbalance]
 
 
 def hyperparameters(

@@ -198,6 +198,11 @@ class Registry:
         self._client: MlflowClient = use_mlflow(tracking_uri)
 
     @property
+    def client(self) -> MlflowClient:
+        """The MLflow client of the registry's store."""
+        return self._client
+
+    @property
     def name(self) -> str:
         """The registered model's name."""
         return self.params.model_name

@@ -12,11 +12,13 @@ Windows are whole UTC days, half-open ``[start, end)``. Two ways to place them (
 Rows of the gap are in neither set: their labels would still be under investigation when
 the model is used, and they keep the test period's delayed labels out of training.
 
-Handbook protocol (Le Borgne et al., "Fraud Detection Handbook", chapter on the baseline
-system): cards already *known* to be compromised when the test starts are removed from the
-test set, since an issuer would have blocked them. "Known" here uses the real report
-times: a card is known compromised when one of its transactions carries a fraud label with
-``label_reported_at`` before the test start.
+Handbook protocol (Le Borgne et al., "Fraud Detection Handbook", ``get_train_test_set``):
+cards already *known* to be compromised are removed from each test day, since an issuer
+would have blocked them. A card is known on test day ``d`` when one of its transactions
+from the training start on carries a fraud label with ``label_reported_at`` before
+midnight of ``d`` — the handbook's "frauds of the training days and of the delay period
+up to the day before ``d`` minus the delay", with the real report times instead of a fixed
+delay. History before the training start does not count, as in the handbook.
 """
 
 from __future__ import annotations
@@ -130,14 +132,19 @@ def split_windows(
     return train, test
 
 
-def known_compromised_cards(frame: pd.DataFrame, as_of: pd.Timestamp) -> frozenset[str]:
-    """Cards with a fraud label reported strictly before ``as_of`` (tz-aware UTC).
+def known_compromised_cards(
+    frame: pd.DataFrame, as_of: pd.Timestamp, since: pd.Timestamp | None = None
+) -> frozenset[str]:
+    """Cards with a fraud label reported strictly before ``as_of`` (tz-aware UTC), counting
+    only transactions at or after ``since`` when given.
 
-    Reads ``card_id``, ``is_fraud`` and ``label_reported_at``; rows without a report time
-    (NaT) never count.
+    Reads ``card_id``, ``is_fraud``, ``label_reported_at`` (and ``event_ts`` with
+    ``since``); rows without a report time (NaT) never count.
     """
     reported = utc_timestamps(frame["label_reported_at"])
     known = (frame["is_fraud"].astype(int) == 1) & reported.notna() & (reported < as_of)
+    if since is not None:
+        known &= utc_timestamps(frame["event_ts"]) >= since
     return frozenset(frame.loc[known, "card_id"].astype(str).unique())
 
 
@@ -175,10 +182,16 @@ def split_train_test(
     removed: frozenset[str] = frozenset()
     removed_rows = 0
     if drop_known_compromised:
-        removed = known_compromised_cards(
-            frame.loc[ts < test_window.start_ts], test_window.start_ts
-        )
-        drop = test["card_id"].astype(str).isin(removed)
+        history = frame.loc[(ts >= train_window.start_ts) & (ts < test_window.end_ts)]
+        test_days = ts[in_test].dt.floor("D")
+        drop = pd.Series(False, index=test.index)
+        cards: set[str] = set()
+        for day_start in sorted(test_days.unique()):
+            known = known_compromised_cards(history, day_start, since=train_window.start_ts)
+            on_day = test_days == day_start
+            drop |= on_day & test["card_id"].astype(str).isin(known)
+            cards |= known
+        removed = frozenset(cards & set(test.loc[drop, "card_id"].astype(str)))
         removed_rows = int(drop.sum())
         test = test.loc[~drop]
 

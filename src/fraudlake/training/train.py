@@ -50,10 +50,10 @@ from fraudlake.training.models import (
     FAMILIES,
     ModelFamily,
     NativeModel,
-    class_ratio,
     feature_importance,
     fit,
     hyperparameters,
+    positive_weight,
     predict_proba,
 )
 from fraudlake.training.split import DateWindow, Split, split_train_test
@@ -360,7 +360,7 @@ def train_candidates(
     if artifact_location is None and not is_remote(tracking_uri):
         artifact_location = get_settings().mlflow_artifact_root
     experiment_id = ensure_experiment(client, experiment, artifact_location)
-    scale_pos_weight = class_ratio(split.train[LABEL])
+    scale_pos_weight = positive_weight(split.train[LABEL], train.imbalance)
 
     results = [
         _train_one(

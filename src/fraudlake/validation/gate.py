@@ -70,6 +70,11 @@ def run_name(batch_id: str) -> str:
     return batch_id.replace("/", SEGMENT_SEPARATOR)
 
 
+def docs_dir_of(root: Path) -> Path:
+    """Folder of the HTML Data Docs site of a validator rooted at ``root``."""
+    return Path(root).resolve() / "gx" / "uncommitted" / "data_docs" / DOCS_SITE_NAME
+
+
 class BatchValidator:
     """Validates raw batches against the fraudlake expectation suites.
 
@@ -103,7 +108,7 @@ class BatchValidator:
     @property
     def docs_dir(self) -> Path:
         """Folder of the HTML Data Docs site."""
-        return self.root / "gx" / "uncommitted" / "data_docs" / DOCS_SITE_NAME
+        return docs_dir_of(self.root)
 
     @property
     def docs_index(self) -> Path:

@@ -1,0 +1,99 @@
+"""Stage ``register``: the best candidate becomes ``challenger``; the gate may promote it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+from typing import Any
+
+import pandas as pd
+
+from fraudlake.lake.catalog import open_catalog
+from fraudlake.params import Params
+from fraudlake.pipeline.layout import Layout
+from fraudlake.pipeline.train import CANDIDATES_FILE, read_candidates
+from fraudlake.pipeline.training_set import load_training_set
+from fraudlake.settings import Settings
+from fraudlake.training.alias_log import JsonlAliasLog
+from fraudlake.training.registry import GateDecision, RegisteredVersion, Registry
+from fraudlake.training.split import DateWindow, split_train_test
+from fraudlake.training.train import CandidateResult
+
+log = logging.getLogger(__name__)
+
+DECISION_FILE = "decision.json"
+
+
+def open_registry(params: Params, settings: Settings, actor: str | None = None) -> Registry:
+    """The registry of ``params.registry.model_name`` with the settings' alias log."""
+    return Registry(
+        settings.resolved_mlflow_uri,
+        params.registry,
+        JsonlAliasLog(settings.resolved_alias_log),
+        actor=actor,
+    )
+
+
+def candidate_from_summary(data: dict[str, Any]) -> CandidateResult:
+    """A :class:`CandidateResult` rebuilt from its ``summary()`` (without predictions)."""
+
+    def window(w: dict[str, str]) -> DateWindow:
+        return DateWindow(dt.date.fromisoformat(w["start"]), dt.date.fromisoformat(w["end"]))
+
+    return CandidateResult(
+        family=data["family"],
+        run_id=data["run_id"],
+        experiment_id=data["experiment_id"],
+        model_id=data["model_id"],
+        model_uri=data["model_uri"],
+        metrics={k: (math.nan if v is None else float(v)) for k, v in data["metrics"].items()},
+        card_precision_per_day={
+            k: (math.nan if v is None else float(v))
+            for k, v in data["card_precision_per_day"].items()
+        },
+        train_window=window(data["train_window"]),
+        test_window=window(data["test_window"]),
+        predictions=pd.DataFrame(),
+    )
+
+
+def run_register(
+    params: Params, settings: Settings, layout: Layout
+) -> tuple[RegisteredVersion, GateDecision]:
+    """Register the best candidate of the last training run, then gate it against the
+    champion on the very hold-out it was tested on (rebuilt from the recorded snapshots).
+    Writes ``reports/registry/decision.json``."""
+    trained = read_candidates(layout.report_dir("train") / CANDIDATES_FILE)
+    candidates = [candidate_from_summary(c) for c in trained["candidates"]]
+    registry = open_registry(params, settings)
+    registered = registry.register_best(candidates)
+
+    training = load_training_set(open_catalog(settings), trained["snapshot_ids"])
+    split = split_train_test(training.frame, params.train)
+    decision = registry.gate(split.test, params.decision, challenger_version=registered.version)
+    out = layout.report_dir("registry") / DECISION_FILE
+    payload = {
+        "registered": {
+            "model_name": registered.model_name,
+            "version": registered.version,
+            "family": registered.family,
+            "run_id": registered.run_id,
+            "model_uri": registered.model_uri,
+        },
+        "gate": json.loads(decision.model_dump_json()),
+        "champion_version": registry.champion_version(),
+        "alias_log": str(settings.resolved_alias_log),
+    }
+    out.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    log.info(
+        "%s v%d (%s): %s — %s (%s)",
+        registered.model_name,
+        registered.version,
+        registered.family,
+        "promoted to champion" if decision.promoted else "stays challenger",
+        decision.reason,
+        out,
+    )
+    return registered, decision

@@ -1,0 +1,118 @@
+"""``fraudlake summary``: where the pipeline's outputs are, and the champion's metrics."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from fraudlake.lake.catalog import open_catalog
+from fraudlake.lake.snapshots import snapshots
+from fraudlake.params import Params
+from fraudlake.pipeline.layout import Layout
+from fraudlake.settings import Settings
+
+LAKE_TABLES = [
+    "raw.transactions",
+    "raw.customers",
+    "raw.labels",
+    "raw.fraud_intel",
+    "features.transactions",
+]
+CHAMPION_METRICS = [
+    "roc_auc",
+    "average_precision",
+    "card_precision_at_100",
+    "precision_at_review",
+    "recall_at_review",
+    "fpr_at_review",
+    "precision_at_decline",
+    "recall_at_decline",
+    "fpr_at_decline",
+]
+
+
+def lake_table(settings: Settings) -> Table:
+    """Rows, snapshot count and current snapshot of every lake table."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    catalog = open_catalog(settings)
+    table = Table(title=f"Iceberg lake — catalog {settings.resolved_catalog_uri}")
+    for column in ("table", "rows", "snapshots", "current snapshot", "location"):
+        table.add_column(column)
+    for name in LAKE_TABLES:
+        try:
+            iceberg = catalog.load_table(name)
+        except NoSuchTableError:
+            table.add_row(name, "—", "0", "—", "not created")
+            continue
+        history = snapshots(iceberg, name)
+        current = history[-1] if history else None
+        rows = current.summary.get("total-records", "0") if current else "0"
+        table.add_row(
+            name,
+            f"{int(rows):,}",
+            str(len(history)),
+            str(current.snapshot_id) if current else "—",
+            iceberg.location(),
+        )
+    return table
+
+
+def champion_table(params: Params, settings: Settings) -> Table | str:
+    """The champion's test metrics from its MLflow run, or why there is none."""
+    from fraudlake.pipeline.register import open_registry
+
+    registry = open_registry(params, settings)
+    version = registry.champion_version()
+    if version is None:
+        return "no champion yet: run `dvc repro` (or `fraudlake train` then `register`)"
+    client = registry.client
+    mv = client.get_model_version(registry.name, str(version))
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    metrics = run.data.metrics if run else {}
+    family = mv.tags.get("fraudlake.family", "?")
+    table = Table(
+        title=f"champion: {registry.name} v{version} ({family}), test "
+        f"{mv.tags.get('fraudlake.test_window', '?')}"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in CHAMPION_METRICS:
+        if name in metrics:
+            table.add_row(name, f"{metrics[name]:.4f}")
+    return table
+
+
+def print_summary(params: Params, settings: Settings, layout: Layout, console: Console) -> None:
+    """Print the lake, the champion, and the paths and URIs of every output."""
+    from fraudlake.pipeline.validate import gx_root
+    from fraudlake.validation.gate import docs_dir_of
+
+    console.print(lake_table(settings))
+    console.print(champion_table(params, settings))
+    verdict_path = layout.reports / "drift" / "verdict.json"
+    verdict = json.loads(verdict_path.read_text()) if verdict_path.exists() else None
+    where = Table(title="where to look", show_header=False)
+    where.add_column("what")
+    where.add_column("where")
+    where.add_row("Iceberg warehouse", settings.resolved_warehouse)
+    where.add_row("Iceberg catalog", settings.resolved_catalog_uri)
+    where.add_row(
+        "MLflow runs and registry",
+        f"{settings.resolved_mlflow_uri}\n(browse: mlflow ui --backend-store-uri "
+        f"{settings.resolved_mlflow_uri})",
+    )
+    where.add_row("alias log (audit)", str(settings.resolved_alias_log))
+    where.add_row("Data Docs (GX)", str(docs_dir_of(gx_root(settings)) / "index.html"))
+    where.add_row("quarantined batches", str(layout.quarantine.resolve()))
+    drift_line = str((layout.reports / "drift" / "data_drift.html").resolve())
+    if verdict:
+        drift_line += (
+            f"\nverdict: {verdict['verdict']} ({verdict['n_drifted']}/{verdict['n_features']} "
+            "features drifted)"
+        )
+    where.add_row("drift report", drift_line)
+    where.add_row("training metrics", str((layout.reports / "train" / "metrics.json").resolve()))
+    console.print(where)
