@@ -119,6 +119,9 @@ class TrainParams(_Strict):
     train_days: int = Field(28, ge=1)
     gap_days: int = Field(7, ge=0)
     test_days: int = Field(7, ge=1)
+    # Relative mode: end the test window this many days before the last day, so that the
+    # test period's investigations have come back (its labels are mostly known).
+    label_maturity_days: int = Field(0, ge=0)
     train_start: dt.date | None = None
     test_start: dt.date | None = None
     seed: int = 7

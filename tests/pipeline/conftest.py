@@ -29,7 +29,9 @@ def small_params(**simulate_overrides: Any) -> dict[str, Any]:
     params["simulate"].update(
         {"days": 35, "n_customers": 300, "n_terminals": 600, **simulate_overrides}
     )
-    params["train"].update({"train_days": 14, "gap_days": 7, "test_days": 7})
+    params["train"].update(
+        {"train_days": 10, "gap_days": 7, "test_days": 7, "label_maturity_days": 10}
+    )
     for family in params["train"]["models"].values():
         family["n_estimators"] = 40
     params["drift"].update({"reference_days": 7, "current_days": 7})

@@ -22,7 +22,12 @@ def _run_pipeline(project: Project) -> dict[str, object]:
     return verdict
 
 
-def test_pipeline_registers_a_champion_and_traces_its_data(project: Project) -> None:
+def test_pipeline_registers_a_champion_and_traces_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUDLAKE_HOME", str(tmp_path / "home"))
+    # 49 days: the 28-day windows behind a 7-day label lag are full in both drift windows
+    project = make_project(tmp_path / "project", small_params(days=49))
     verdict = _run_pipeline(project)
     assert verdict["verdict"] != "retrain"  # no drift knob: the world is stationary
     reports = project.root / "reports"
@@ -73,9 +78,9 @@ def test_drift_knob_turns_the_verdict_to_retrain(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FRAUDLAKE_HOME", str(tmp_path / "home"))
-    params = small_params()
-    # drift from day 28 on: the whole current window (the last 7 days) has drifted
-    params["simulate"]["drift"].update({"enabled": True, "start_day": 28})
+    params = small_params(days=49)
+    # drift from day 42 on: the whole current window (the last 7 days) has drifted
+    params["simulate"]["drift"].update({"enabled": True, "start_day": 42})
     project = make_project(tmp_path / "project", params)
     verdict = _run_pipeline(project)
     assert verdict["verdict"] == "retrain"

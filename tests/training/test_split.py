@@ -27,6 +27,11 @@ def test_relative_windows_count_back_from_last_day() -> None:
     assert test == DateWindow(day(24), day(31))
     assert train == DateWindow(day(7), day(21))
     assert (test.start - train.end).days == 3
+    # immature days (labels still under investigation) are left out of the test
+    matured = TrainParams(train_days=14, gap_days=3, test_days=7, label_maturity_days=5)
+    train, test = split_windows(day(1), day(30), matured)
+    assert test == DateWindow(day(19), day(26))
+    assert train == DateWindow(day(2), day(16))
 
 
 def test_relative_split_respects_windows_and_gap(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from dataclasses import asdict, dataclass
 
 from fraudlake.features.batch import compute_features
@@ -15,6 +16,7 @@ from fraudlake.lake.snapshots import current_snapshot_ids, read_table
 from fraudlake.lake.tables import ensure_table, features_spec
 from fraudlake.params import Params
 from fraudlake.pipeline.layout import Layout
+from fraudlake.pipeline.training_set import FEATURES_PROPERTY
 from fraudlake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,11 +56,14 @@ def run_features(params: Params, settings: Settings, layout: Layout) -> Features
     seconds = time.perf_counter() - started
     table = ensure_table(catalog, features_spec(feature_set))
     summary = {f"{SOURCE_PREFIX}{k}": str(v) for k, v in sources.items()}
-    summary["fraudlake.features"] = ",".join(feature_set.names)
-    table.overwrite(
-        conform(data, table.schema().as_arrow(), "features.transactions"),
-        snapshot_properties=summary,
-    )
+    summary[FEATURES_PROPERTY] = ",".join(feature_set.names)
+    with warnings.catch_warnings():
+        # the first overwrite of an empty table has nothing to delete; pyiceberg warns
+        warnings.filterwarnings("ignore", "Delete operation did not match any records")
+        table.overwrite(
+            conform(data, table.schema().as_arrow(), "features.transactions"),
+            snapshot_properties=summary,
+        )
     snap = table.current_snapshot()
     assert snap is not None
     result = FeaturesResult(data.num_rows, feature_set.names, snap.snapshot_id, sources, seconds)

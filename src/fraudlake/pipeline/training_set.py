@@ -19,6 +19,8 @@ from pyiceberg.catalog import Catalog
 from fraudlake.lake.snapshots import current_snapshot_ids, read_table
 
 FEATURES_TABLE = "features.transactions"
+#: Snapshot-summary key where the features stage lists the snapshot's feature names.
+FEATURES_PROPERTY = "fraudlake.features"
 TRAINING_SOURCES = [FEATURES_TABLE, "raw.labels", "raw.customers"]
 
 
@@ -93,5 +95,21 @@ def load_training_set(
         labels = LABELS.empty_table()
     else:
         labels = read_table(catalog, "raw.labels", ids["raw.labels"])
-    columns = feature_columns_of(features, ID_COLUMNS)
+    columns = recorded_features(catalog, ids[FEATURES_TABLE]) or feature_columns_of(
+        features, ID_COLUMNS
+    )
+    features = features.select([*ID_COLUMNS, *columns])
     return TrainingSet(label_frame(features, labels, customers, columns), columns, ids)
+
+
+def recorded_features(catalog: Catalog, snapshot_id: int | None) -> list[str]:
+    """The feature names the features stage wrote in ``snapshot_id``'s summary.
+
+    The table keeps columns of retired definitions (schema evolution never drops them;
+    they are null in newer snapshots), so the summary, not the schema, says which
+    columns are the snapshot's features."""
+    table = catalog.load_table(FEATURES_TABLE)
+    snapshot = table.snapshot_by_id(snapshot_id) if snapshot_id is not None else None
+    summary = snapshot.summary if snapshot and snapshot.summary else None
+    names = summary.additional_properties.get(FEATURES_PROPERTY) if summary else None
+    return [n for n in names.split(",") if n] if names else []

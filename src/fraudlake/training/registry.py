@@ -410,9 +410,18 @@ class Registry:
             promoted, reason = False, f"v{challenger} already is champion"
             champion_metrics = challenger_metrics
         else:
-            champion_metrics = self.score(champion, test_frame, decision, top_k=top_k)
-            promoted, reason = promotion_verdict(challenger_metrics, champion_metrics, margins)
-            reason = f"v{challenger} vs champion v{champion}: {reason}"
+            try:
+                champion_metrics = self.score(champion, test_frame, decision, top_k=top_k)
+            except KeyError as exc:  # feature definitions changed since the champion
+                promoted = False
+                reason = (
+                    f"v{challenger} vs champion v{champion}: the champion cannot score this "
+                    f"hold-out ({exc}); compare by hand and run `fraudlake model promote "
+                    f"{challenger} -r <reason>` if the challenger should serve"
+                )
+            else:
+                promoted, reason = promotion_verdict(challenger_metrics, champion_metrics, margins)
+                reason = f"v{challenger} vs champion v{champion}: {reason}"
         result = GateDecision(
             model_name=self.name,
             promoted=promoted,

@@ -4,7 +4,8 @@ Windows are whole UTC days, half-open ``[start, end)``. Two ways to place them (
 :class:`~fraudlake.params.TrainParams`):
 
 - **relative** (default): counted back from the last day present in the data — the test
-  window is the last ``test_days`` days, the gap the ``gap_days`` before it and the
+  window is the last ``test_days`` days before the final ``label_maturity_days`` (whose
+  labels are still under investigation), the gap the ``gap_days`` before it and the
   training window the ``train_days`` before the gap;
 - **explicit**: ``train_start`` starts ``train_days`` days of training, ``test_start``
   starts ``test_days`` days of test; the gap is whatever lies between.
@@ -121,7 +122,7 @@ def split_windows(
                 "move train.test_start later or shorten train.train_days"
             )
     else:
-        test_end = last_day + dt.timedelta(days=1)
+        test_end = last_day + dt.timedelta(days=1 - params.label_maturity_days)
         test = DateWindow(test_end - dt.timedelta(days=params.test_days), test_end)
         train_end = test.start - dt.timedelta(days=params.gap_days)
         train = DateWindow(train_end - dt.timedelta(days=params.train_days), train_end)

@@ -175,7 +175,9 @@ class BatchValidator:
             failed=failed,
             docs_page=self._docs_page(identifier),
         )
-        logger.info(
+        # passing batches at DEBUG: a run validates hundreds; failures are what people read
+        logger.log(
+            logging.DEBUG if outcome.success else logging.WARNING,
             "validated %s batch %s: %s (%d rows, %d failed expectations)",
             kind,
             batch_id,
