@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from fraudlake.features.definitions import FeatureSet, LabelWindowDef, window_seconds
-from fraudlake.features.request_time import request_features
+from fraudlake.features.request_time import REQUEST_INPUTS, request_features
 from fraudlake.features.window_values import label_feature, window_feature
 
 #: Identifying columns that lead every feature row.
@@ -168,19 +168,7 @@ def compute_features(
             fraud, n = cols[f"{label_def.alias(w)}__fraud"], cols[f"{label_def.alias(w)}__n"]
             for label_agg in label_def.aggregations:
                 values[label_def.feature_name(label_agg, w)] = label_feature(label_agg, fraud, n)
-    inputs = {
-        name: raw.column(name).to_numpy()
-        for name in (
-            "amount",
-            "event_us",
-            "terminal_x",
-            "terminal_y",
-            "home_x",
-            "home_y",
-            "mean_amount",
-            "std_amount",
-        )
-    }
+    inputs = {name: raw.column(name).to_numpy() for name in REQUEST_INPUTS}
     values.update(request_features(inputs, features.request))
 
     arrays = [raw.column(name) for name in ID_COLUMNS]
