@@ -229,9 +229,14 @@ def handbook_cmd(
         "reports/handbook"
     ),
 ) -> None:
-    """Reproduce the Fraud Detection Handbook's protocol (1.76M simulated transactions,
-    train 2018-07-25..31, test 2018-08-08..14, known-compromised cards removed) and
-    compare our models with its published baselines."""
+    """Reproduce the Fraud Detection Handbook's protocol and compare with its best
+    published baseline (tuned XGBoost: AUC 0.869, AP 0.687, CP@100 0.303).
+
+    Its simulation (1.76M transactions), then 4 prequential folds as in its chapter
+    "Model selection": train 7 days, skip 7, test 7 with known-compromised cards removed;
+    training weeks start 2018-08-15, 08-08, 08-01, 07-25. Prints the mean ± std over the
+    folds and each fold; writes comparison.json under --out. Models come from params.yaml.
+    """
     from fraudlake.pipeline.handbook import run_handbook
 
     params, settings, layout = _context()

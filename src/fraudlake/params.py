@@ -99,6 +99,7 @@ class LightGBMParams(_Strict):
     min_child_samples: int = Field(50, ge=1)
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
+    max_bin: int = Field(255, ge=2)
 
 
 class XGBoostParams(_Strict):
@@ -108,6 +109,7 @@ class XGBoostParams(_Strict):
     min_child_weight: float = Field(5, ge=0)
     subsample: float = Field(0.8, gt=0, le=1)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
+    max_bin: int = Field(256, ge=2)
 
 
 class ModelParams(_Strict):

@@ -70,6 +70,7 @@ def hyperparameters(
             "subsample": p.subsample,
             "subsample_freq": 1,  # without it LightGBM ignores subsample
             "colsample_bytree": p.colsample_bytree,
+            "max_bin": p.max_bin,
             "scale_pos_weight": scale_pos_weight,
             "random_state": seed,
             "n_jobs": N_JOBS,
@@ -87,6 +88,7 @@ def hyperparameters(
             "min_child_weight": q.min_child_weight,
             "subsample": q.subsample,
             "colsample_bytree": q.colsample_bytree,
+            "max_bin": q.max_bin,
             "scale_pos_weight": scale_pos_weight,
             "tree_method": "hist",
             "eval_metric": "aucpr",
