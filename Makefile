@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help install lint test demo bench handbook clean
+.PHONY: help install lint test demo demo-embedded stack-down bench handbook clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,21 +19,32 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-install: $(UV) ## Create or update both Python environments from the locks (quick when present)
+install: $(UV) ## Python environments from the locks, stack packages and Kafka jars (quick when present)
 	$(UV) sync --frozen --quiet
 	cd flink_jobs && ../$(UV) sync --frozen --quiet
+	bash infra/install-system.sh
+	bash infra/kafka/install.sh
 
 lint: install ## ruff check, ruff format --check, mypy on src/
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks dags
+	$(BIN)/ruff format --check src tests benchmarks dags
 	$(BIN)/mypy src
 
 test: lint ## Install, lint, and run every test
 	$(BIN)/pytest -q
 
-demo: install ## Run the whole batch pipeline embedded (dvc repro) and show the results
+demo: install ## Bring the local stack up, run fraud_batch_pipeline through Airflow, show the results
+	$(BIN)/fraudlake stack up
+	$(BIN)/fraudlake stack trigger fraud_batch_pipeline
+	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake summary
+	$(BIN)/fraudlake stack status
+
+demo-embedded: install ## No server at all: the batch pipeline with `dvc repro` on the embedded lake
 	$(BIN)/dvc repro
 	$(BIN)/fraudlake summary
+
+stack-down: ## Stop every service of the local stack (the data stays)
+	$(BIN)/fraudlake stack down
 
 bench: install ## Benchmarks: our engines against naive baselines, with ratios
 	$(BIN)/python -m benchmarks

@@ -19,6 +19,7 @@ from rich.table import Table
 from fraudlake.params import Params, ParamsError, load_params
 from fraudlake.pipeline.layout import Layout
 from fraudlake.settings import Settings, get_settings
+from fraudlake.stack.commands import stack_app
 
 app = typer.Typer(
     help="fraudlake — real-time card-fraud detection on an Iceberg lake.\n\n"
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 model_app = typer.Typer(help="The model registry: champion, challenger, promotion history.")
 app.add_typer(model_app, name="model")
+app.add_typer(stack_app, name="stack")
 console = Console()
 err = Console(stderr=True)
 
@@ -58,7 +60,15 @@ def main(
         format="%(message)s",
         handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
     )
-    for noisy in ("great_expectations", "mlflow", "alembic", "urllib3", "numexpr", "matplotlib"):
+    for noisy in (
+        "great_expectations",
+        "mlflow",
+        "alembic",
+        "urllib3",
+        "numexpr",
+        "matplotlib",
+        "httpx",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     state.params_path = params
     state.root = root

@@ -1,0 +1,130 @@
+"""The real local stack, started once for the integration tests through the same code as
+``fraudlake stack up``, on its own ports and state folder, and stopped at the end.
+
+The project is copied into a temporary git checkout (the pipeline's lineage records its
+commit) with a small world in ``params.yaml``, so the DAG's runs never touch the
+developer's workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fraudlake.stack.airflow import AirflowService
+from fraudlake.stack.airflow_client import AirflowClient
+from fraudlake.stack.config import StackConfig
+from fraudlake.stack.manager import Stack
+from tests.pipeline.conftest import small_params
+
+REPO = Path(__file__).resolve().parents[2]
+#: Added to every default port so a developer's running stack is left alone.
+PORT_OFFSET = 100
+COPY_IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".tools",
+    ".fraudlake",
+    "data",
+    "reports",
+    "dvc.lock",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    "flink_jobs",
+)
+
+
+@dataclass
+class StackUnderTest:
+    stack: Stack
+    project: Path
+
+    @property
+    def config(self) -> StackConfig:
+        return self.stack.config
+
+    def airflow(self) -> AirflowClient:
+        password = AirflowService(self.config).password()
+        assert password, "Airflow generated no admin password"
+        return AirflowClient(self.config.airflow_url, self.config.airflow.admin_user, password)
+
+
+def _test_ports() -> dict[str, str]:
+    defaults = StackConfig.model_construct()  # no file, no env: the built-in ports
+    env: dict[str, str] = {}
+    for section in ("s3", "kafka", "postgres", "redis", "mlflow", "airflow"):
+        for key, value in getattr(defaults, section).model_dump().items():
+            if key.endswith("port"):
+                env[f"FRAUDLAKE_STACK_{section.upper()}__{key.upper()}"] = str(value + PORT_OFFSET)
+    return env
+
+
+def _make_project(root: Path) -> Path:
+    project = root / "project"
+    shutil.copytree(REPO, project, ignore=COPY_IGNORE)
+    (project / "params.yaml").write_text(yaml.safe_dump(small_params(), sort_keys=False))
+    git = ["git", "-c", "user.name=fraudlake-tests", "-c", "user.email=tests@fraudlake.invalid"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run(
+        [*git, "commit", "-q", "-m", "integration test snapshot"], cwd=project, check=True
+    )
+    return project
+
+
+def stack_processes(state_dir: Path) -> list[str]:
+    """Command lines of live processes that mention ``state_dir`` (ours, by construction)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(state_dir) in text:
+            found.append(text.strip())
+    return found
+
+
+@pytest.fixture(scope="session")
+def live_stack() -> Iterator[StackUnderTest]:
+    # not under pytest's 0700 temp root: PostgreSQL runs as its own user when we are root
+    root = Path(tempfile.mkdtemp(prefix="fraudlake-stack-"))
+    root.chmod(0o755)
+    project = _make_project(root)
+    env = {
+        **_test_ports(),
+        "FRAUDLAKE_STACK_STATE_DIR": str(root / "state"),
+        "FRAUDLAKE_STACK_CONFIG": str(REPO / "infra" / "stack.yaml"),
+        "FRAUDLAKE_PROJECT_ROOT": str(project),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    config = StackConfig()
+    stack = Stack(config)
+    try:
+        stack.up()
+        # the test process itself talks to the stack like `eval $(fraudlake stack env)`
+        client_env = config.client_env()
+        saved.update({k: os.environ.get(k) for k in client_env if k not in saved})
+        os.environ.update(client_env)
+        yield StackUnderTest(stack, project)
+    finally:
+        stack.down()
+        leftovers = stack_processes(config.resolved_state_dir)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(root, ignore_errors=True)
+        assert not leftovers, f"processes left after stack down: {leftovers}"

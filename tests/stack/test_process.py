@@ -1,0 +1,74 @@
+"""The process table starts detached process groups and stops exactly what it started."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from fraudlake.stack.process import ProcessSpec, ProcessTable
+
+# a parent that forks a child and both sleep: stop must take the whole group down
+FAMILY = (
+    "import os, time\n"
+    "if os.fork() == 0:\n"
+    "    time.sleep(600)\n"
+    "else:\n"
+    "    print('parent up', flush=True); time.sleep(600)\n"
+)
+
+
+def _live(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def test_start_is_idempotent_and_stop_kills_the_whole_group(tmp_path: Path) -> None:
+    table = ProcessTable(tmp_path)
+    spec = ProcessSpec("family", [sys.executable, "-c", FAMILY])
+    pid = table.start(spec)
+    assert table.start(spec) == pid  # already running: not started twice
+    deadline = time.monotonic() + 10
+    while not _children(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (child,) = _children(pid)
+    assert table.running("family") and _live(child)
+
+    assert table.stop("family", timeout=5)
+    assert not _live(pid) and not _live(child)
+    assert table.pid("family") is None
+    assert not table.stop("family")  # nothing left to stop
+    assert "parent up" in "\n".join(table.tail("family"))
+
+
+def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
+    table = ProcessTable(tmp_path)
+    pid = table.start(ProcessSpec("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"]))
+    try:
+        record_path = tmp_path / "run" / "sleeper.pid"
+        record = json.loads(record_path.read_text())
+        # same pid, other start time: a different process now holds that pid
+        record_path.write_text(json.dumps({**record, "start_ticks": record["start_ticks"] + 1}))
+        assert table.pid("sleeper") is None
+        assert not table.stop("sleeper")  # never signals a process we did not start
+        assert _live(pid)
+    finally:
+        record_path.write_text(json.dumps(record))
+        table.stop("sleeper", timeout=5)
+    assert not _live(pid)
