@@ -19,7 +19,6 @@ from airflow.sdk import DAG, Param, get_current_context, task
 
 from fraudlake.orchestration.dvc_stages import (
     Stage,
-    apply_param_overrides,
     leaves,
     load_stages,
     push_command,
@@ -27,6 +26,7 @@ from fraudlake.orchestration.dvc_stages import (
     roots,
     upstream,
 )
+from fraudlake.orchestration.param_overrides import apply_param_overrides
 
 log = logging.getLogger(__name__)
 

@@ -30,6 +30,10 @@ app = typer.Typer(
 model_app = typer.Typer(help="The model registry: champion, challenger, promotion history.")
 app.add_typer(model_app, name="model")
 app.add_typer(stack_app, name="stack")
+stream_app = typer.Typer(
+    help="Kafka topics into the lake, exactly once (what fraud_stream_to_lake runs)."
+)
+app.add_typer(stream_app, name="stream")
 console = Console()
 err = Console(stderr=True)
 
@@ -317,3 +321,25 @@ def run() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+
+@stream_app.command("drain")
+def stream_drain_cmd(
+    sink: Annotated[
+        str, typer.Argument(help="decisions (→ audit.decisions) or labels (→ raw.labels).")
+    ],
+    max_messages: Annotated[int, typer.Option(help="Stop after this many messages.")] = 100_000,
+) -> None:
+    """Append what the topic holds beyond the table's committed offsets, once. The offsets
+    are stored in the Iceberg snapshot that carries the rows, so a crash before the commit
+    loses nothing and one after it duplicates nothing. Malformed messages go to
+    <home>/dead-letters/<topic>.jsonl."""
+    import json
+
+    from fraudlake.streaming.kafka_to_lake import drain_sink
+    from fraudlake.streaming.sinks import ROUTES
+
+    if sink not in ROUTES:
+        _fail(f"unknown sink {sink!r}; choose one of {', '.join(ROUTES)}")
+    result = drain_sink(sink, get_settings(), max_messages=max_messages)
+    console.print_json(json.dumps(result.to_dict()))

@@ -73,6 +73,28 @@ FRAUD_INTEL = pa.schema(
     ]
 )
 
+#: One row per scoring decision, as the online scorer publishes it on Kafka ``decisions``
+#: and the stream sink lands it in ``audit.decisions``. What an auditor needs to explain a
+#: decision is required (score, decision, the model's name and version, when it was
+#: decided); the transaction's details are optional because a scorer may decide on a
+#: partial request. ``decision`` is one of ``approve``, ``review``, ``decline``; ``reasons``
+#: is a JSON list of the top reasons, most important first.
+DECISIONS = pa.schema(
+    [
+        pa.field("transaction_id", pa.int64(), nullable=False),
+        pa.field("event_ts", TS, nullable=True),
+        pa.field("card_id", pa.string(), nullable=True),
+        pa.field("terminal_id", pa.int64(), nullable=True),
+        pa.field("amount", pa.float64(), nullable=True),
+        pa.field("score", pa.float64(), nullable=False),
+        pa.field("decision", pa.string(), nullable=False),
+        pa.field("model_name", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("reasons", pa.string(), nullable=True),
+        pa.field("decided_at", TS, nullable=False),
+    ]
+)
+
 #: Raw batch kinds and their schemas, keyed by the folder name under ``data/raw``.
 RAW_BATCHES: dict[str, pa.Schema] = {
     "transactions": RAW_TRANSACTIONS,

@@ -1,7 +1,8 @@
 """The real local stack, started once for the integration tests through the same code as
 ``fraudlake stack up``, on its own ports and state folder, and stopped at the end.
 
-The project is copied into a temporary git checkout (the pipeline's lineage records its
+Package scope: the stack and its environment end with this package, so no later test
+sees them. The project is copied into a temporary git checkout (the pipeline's lineage records its
 commit) with a small world in ``params.yaml``, so the DAG's runs never touch the
 developer's workspace.
 """
@@ -95,7 +96,7 @@ def stack_processes(state_dir: Path) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_stack() -> Iterator[StackUnderTest]:
     # not under pytest's 0700 temp root: PostgreSQL runs as its own user when we are root
     root = Path(tempfile.mkdtemp(prefix="fraudlake-stack-"))
@@ -113,10 +114,6 @@ def live_stack() -> Iterator[StackUnderTest]:
     stack = Stack(config)
     try:
         stack.up()
-        # the test process itself talks to the stack like `eval $(fraudlake stack env)`
-        client_env = config.client_env()
-        saved.update({k: os.environ.get(k) for k in client_env if k not in saved})
-        os.environ.update(client_env)
         yield StackUnderTest(stack, project)
     finally:
         stack.down()
@@ -128,3 +125,11 @@ def live_stack() -> Iterator[StackUnderTest]:
                 os.environ[key] = value
         shutil.rmtree(root, ignore_errors=True)
         assert not leftovers, f"processes left after stack down: {leftovers}"
+
+
+@pytest.fixture
+def stack_env(live_stack: StackUnderTest, monkeypatch: pytest.MonkeyPatch) -> StackUnderTest:
+    """The test talks to the stack like a shell after `eval "$(fraudlake stack env)"`."""
+    for key, value in live_stack.config.client_env().items():
+        monkeypatch.setenv(key, value)
+    return live_stack

@@ -29,7 +29,8 @@ def test_every_service_reports_healthy(live_stack: StackUnderTest) -> None:
     assert {s.name: s.pids for s in live_stack.stack.status()} == pids
 
 
-def test_batch_pipeline_through_airflow_lands_on_the_stack(live_stack: StackUnderTest) -> None:
+def test_batch_pipeline_through_airflow_lands_on_the_stack(stack_env: StackUnderTest) -> None:
+    live_stack = stack_env
     config = live_stack.config
     with live_stack.airflow() as airflow:
         airflow.wait_for_dag(DAG)

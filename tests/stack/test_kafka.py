@@ -7,7 +7,6 @@ No mocks and no skip: without the jars the test fails with kafka_libs()'s messag
 
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,26 +15,12 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from fraudlake.stack.config import KafkaConfig, StackConfig
 from fraudlake.stack.kafka import KafkaService
 from fraudlake.stack.process import ProcessTable
 from fraudlake.stack.service import port_open
+from tests.kafka_broker import running_broker
 
 HEALTH_TIMEOUT = 60.0
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct ports the kernel just handed out (all held open until all are chosen)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _processes_using(path: Path) -> list[int]:
@@ -54,25 +39,8 @@ def _processes_using(path: Path) -> list[int]:
 @pytest.fixture
 def kafka(tmp_path: Path) -> Iterator[tuple[KafkaService, ProcessTable]]:
     """A prepared, started and healthy broker in ``tmp_path``; always stopped after."""
-    port, controller_port = _free_ports(2)
-    config = StackConfig(
-        state_dir=tmp_path, kafka=KafkaConfig(port=port, controller_port=controller_port)
-    )
-    service = KafkaService(config)
-    table = ProcessTable(config.resolved_state_dir)
-    service.prepare()
-    (spec,) = service.processes()
-    try:
-        table.start(spec)
-        deadline = time.monotonic() + HEALTH_TIMEOUT
-        while not service.healthy():
-            log = "\n".join(table.tail(spec.name, 30))
-            assert table.running(spec.name), f"broker exited on start:\n{log}"
-            assert time.monotonic() < deadline, f"not healthy in {HEALTH_TIMEOUT}s:\n{log}"
-            time.sleep(0.5)
-        yield service, table
-    finally:
-        table.stop(spec.name)
+    with running_broker(tmp_path) as broker:
+        yield broker
 
 
 def test_broker_serves_topics_and_stops_cleanly(

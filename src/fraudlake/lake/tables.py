@@ -56,6 +56,18 @@ RAW_TABLES: dict[str, TableSpec] = {
 }
 
 
+#: ``audit.decisions``: every decision the scorer made, from Kafka ``decisions``.
+DECISIONS_TABLE = TableSpec(
+    "audit.decisions",
+    schemas.DECISIONS,
+    "decided_at",
+    "every scoring decision with its score, model version and top reasons",
+)
+
+#: Tables an auditor reads: what was decided, by which model, and why.
+AUDIT_TABLES: dict[str, TableSpec] = {"decisions": DECISIONS_TABLE}
+
+
 def features_spec(features: FeatureSet) -> TableSpec:
     """``features.transactions``: identifying columns then every defined feature."""
     id_fields = [schemas.TRANSACTIONS.field(name) for name in ID_COLUMNS]
