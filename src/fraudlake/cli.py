@@ -65,6 +65,7 @@ def main(
         handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=True)],
     )
     for noisy in (
+        "kafka",
         "great_expectations",
         "mlflow",
         "alembic",
@@ -225,6 +226,29 @@ def drift_cmd() -> None:
         f"drift verdict: [{colour}]{verdict.verdict}[/] — {verdict.n_drifted}/{verdict.n_features}"
         f" features drifted ({verdict.share_drifted:.0%})\n"
         f"  report: {layout.reports / 'drift' / 'data_drift.html'}"
+    )
+
+
+@app.command("monitor")
+def monitor_cmd() -> None:
+    """Drift (Evidently) and the champion's delayed-label performance, one verdict:
+    ok, investigate or retrain (the more severe part); reports in reports/monitoring/."""
+    from rich.markup import escape
+
+    from fraudlake.monitoring import WindowError
+    from fraudlake.pipeline.monitor import run_monitoring
+    from fraudlake.pipeline.training_set import TrainingSetError
+
+    params, settings, layout = _context()
+    try:
+        outcome = run_monitoring(params, settings, layout)
+    except (FileNotFoundError, WindowError, TrainingSetError) as exc:
+        _fail(str(exc))
+    colour = {"ok": "green", "investigate": "yellow", "retrain": "red"}[outcome.verdict]
+    reasons = "".join(f"\n  {escape(reason)}" for reason in outcome.reasons)
+    console.print(
+        f"monitoring verdict: [{colour}]{outcome.verdict}[/]{reasons}\n"
+        f"  reports: {outcome.verdict_json.parent}"
     )
 
 

@@ -166,11 +166,19 @@ class DriftParams(_Strict):
     investigate_share: float = Field(0.15, ge=0, le=1)
     retrain_share: float = Field(0.25, ge=0, le=1)
     max_rows: int = Field(50_000, ge=1)  # rows per side sampled into the Evidently reports
+    # Delayed-label performance (monitoring): absolute drop of the champion's average
+    # precision on matured labels below its hold-out value that asks for a look / a retrain.
+    performance_drop_investigate: float = Field(0.05, ge=0, le=1)
+    performance_drop_retrain: float = Field(0.10, ge=0, le=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> DriftParams:
         if self.investigate_share > self.retrain_share:
             raise ValueError("drift.investigate_share must be <= drift.retrain_share")
+        if self.performance_drop_investigate > self.performance_drop_retrain:
+            raise ValueError(
+                "drift.performance_drop_investigate must be <= drift.performance_drop_retrain"
+            )
         return self
 
 

@@ -123,7 +123,8 @@ def live_stack() -> Iterator[StackUnderTest]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        shutil.rmtree(root, ignore_errors=True)
+        if not os.environ.get("FRAUDLAKE_KEEP_TEST_STACK"):  # keep it to read the logs
+            shutil.rmtree(root, ignore_errors=True)
         assert not leftovers, f"processes left after stack down: {leftovers}"
 
 

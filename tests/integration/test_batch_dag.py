@@ -4,7 +4,13 @@ the DVC remote."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 
@@ -51,7 +57,8 @@ def test_batch_pipeline_through_airflow_lands_on_the_stack(stack_env: StackUnder
         assert table.scan().to_arrow().num_rows > 0, f"{name} is empty"
 
     # MLflow server: a registered version holds the champion alias, artifacts on S3
-    client = MlflowClient(config.mlflow_uri)
+    # both URIs explicit: earlier tests in this process set MLflow's global registry URI
+    client = MlflowClient(tracking_uri=config.mlflow_uri, registry_uri=config.mlflow_uri)
     versions = client.search_model_versions("name='fraud-detector'")
     assert versions, "no model version registered in the MLflow server"
     champion = client.get_model_version_by_alias("fraud-detector", "champion")
@@ -64,3 +71,32 @@ def test_batch_pipeline_through_airflow_lands_on_the_stack(stack_env: StackUnder
     pushed = s3.list_objects_v2(Bucket=config.s3.dvc_bucket, Prefix="dvc/").get("KeyCount", 0)
     assert pushed > 0, "dvc push put nothing in the S3 remote"
     assert (live_stack.project / "dvc.lock").exists()
+
+
+def test_a_broken_batch_fails_the_run_and_stays_in_quarantine(stack_env: StackUnderTest) -> None:
+    """A raw batch with a negative amount arrives (recorded with `dvc commit`, as a new
+    delivery would be): ingest stages it, validate fails the run (never retried), the
+    batch waits in data/quarantine and nothing of that day reaches the lake."""
+    project = stack_env.project
+    newest = sorted((project / "data" / "raw" / "transactions").glob("*.parquet"))[-1]
+    batch = pq.read_table(newest)
+    amounts = batch["amount"].to_pylist()
+    amounts[0] = -5.0
+    column = batch.schema.get_field_index("amount")
+    pq.write_table(batch.set_column(column, batch.schema.field(column), pa.array(amounts)), newest)
+    dvc = str(Path(sys.executable).parent / "dvc")
+    subprocess.run([dvc, "commit", "--force", "simulate"], cwd=project, check=True)
+    table = open_catalog(get_settings()).load_table("raw.transactions")
+    snapshot_before = table.current_snapshot()
+
+    with stack_env.airflow() as airflow:
+        run_id = airflow.trigger(DAG)
+        result = airflow.wait_for_run(DAG, run_id, timeout=1200)
+    assert result.state == "failed"
+    assert result.task_states["validate"] == "failed"
+    assert result.task_states["features"] == "upstream_failed"
+    assert (project / "data" / "quarantine" / "transactions" / newest.name).exists()
+    reasons = (project / "data" / "quarantine" / "transactions" / newest.name).with_suffix(".json")
+    assert "amount" in reasons.read_text()
+    table = open_catalog(get_settings()).load_table("raw.transactions")
+    assert table.current_snapshot() == snapshot_before  # nothing appended or replaced

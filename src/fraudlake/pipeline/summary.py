@@ -6,6 +6,7 @@ import json
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from fraudlake.lake.catalog import open_catalog
 from fraudlake.lake.snapshots import snapshots
@@ -98,12 +99,15 @@ def print_summary(params: Params, settings: Settings, layout: Layout, console: C
     where.add_column("what")
     where.add_column("where")
     where.add_row("Iceberg warehouse", settings.resolved_warehouse)
-    where.add_row("Iceberg catalog", settings.resolved_catalog_uri)
-    where.add_row(
-        "MLflow runs and registry",
-        f"{settings.resolved_mlflow_uri}\n(browse: mlflow ui --backend-store-uri "
-        f"{settings.resolved_mlflow_uri})",
+    # never print a password: the catalog URI may carry one
+    where.add_row("Iceberg catalog", make_url(settings.resolved_catalog_uri).render_as_string())
+    mlflow_uri = settings.resolved_mlflow_uri
+    browse = (
+        f"(open {mlflow_uri} in a browser)"
+        if mlflow_uri.startswith(("http://", "https://"))
+        else f"(browse: mlflow ui --backend-store-uri {mlflow_uri})"
     )
+    where.add_row("MLflow runs and registry", f"{mlflow_uri}\n{browse}")
     where.add_row("alias log (audit)", str(settings.resolved_alias_log))
     where.add_row("Data Docs (GX)", str(docs_dir_of(gx_root(settings)) / "index.html"))
     where.add_row("quarantined batches", str(layout.quarantine.resolve()))
