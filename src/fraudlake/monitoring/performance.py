@@ -37,7 +37,6 @@ an exception: a monitor that cannot measure must say so, not crash.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from fraudlake.atomic_write import write_text_atomic
 from fraudlake.monitoring.verdict import VerdictLabel, utc_now
 from fraudlake.monitoring.windows import EVENT_TS, Window, WindowError
 from fraudlake.params import DecisionParams, DriftParams
@@ -270,11 +270,7 @@ class PerformanceVerdict(_Frozen):
     def write(self, path: Path) -> Path:
         """Write indented JSON atomically to ``path`` (folders created)."""
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
-        return target
+        return write_text_atomic(target, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
     def read(cls, path: Path | str) -> PerformanceVerdict:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from fraudlake.atomic_write import write_text_atomic
 from fraudlake.monitoring.windows import Window
 from fraudlake.params import DriftParams
 
@@ -160,11 +160,7 @@ class DriftVerdict(_Frozen):
     def write(self, path: Path | None = None) -> Path:
         """Write indented JSON atomically to ``path`` (default ``reports.verdict_json``)."""
         target = Path(path) if path is not None else self.reports.verdict_json
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
-        return target
+        return write_text_atomic(target, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
     def read(cls, path: Path | str) -> DriftVerdict:
