@@ -4,6 +4,7 @@ the DVC remote."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,7 +71,20 @@ def test_batch_pipeline_through_airflow_lands_on_the_stack(stack_env: StackUnder
     # DVC: the raw batches pushed to the S3 remote by the DAG's last task
     pushed = s3.list_objects_v2(Bucket=config.s3.dvc_bucket, Prefix="dvc/").get("KeyCount", 0)
     assert pushed > 0, "dvc push put nothing in the S3 remote"
-    assert (live_stack.project / "dvc.lock").exists()
+    project = live_stack.project
+    assert (project / "dvc.lock").exists()
+
+    # ... and a machine without the data gets it back from there
+    manifest = (project / "data" / "raw" / "manifest.json").read_bytes()
+    shutil.rmtree(project / "data" / "raw")
+    shutil.rmtree(project / ".dvc" / "cache")
+    dvc = str(Path(sys.executable).parent / "dvc")
+    subprocess.run([dvc, "pull", "simulate"], cwd=project, check=True)
+    assert (project / "data" / "raw" / "manifest.json").read_bytes() == manifest
+    status = subprocess.run(
+        [dvc, "status", "simulate"], cwd=project, check=True, capture_output=True, text=True
+    )
+    assert "up to date" in status.stdout, status.stdout
 
 
 def test_a_broken_batch_fails_the_run_and_stays_in_quarantine(stack_env: StackUnderTest) -> None:
