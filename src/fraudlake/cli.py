@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -51,6 +52,7 @@ class _State:
 
 
 state = _State()
+T = TypeVar("T")
 
 
 @app.callback()
@@ -92,6 +94,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     raise typer.Exit(code)
 
 
+def _run_stage(
+    run: Callable[[Params, Settings, Layout], T], *expected: type[Exception]
+) -> tuple[T, Settings, Layout]:
+    """Run a pipeline stage with the project's context; an ``expected`` error is a clear
+    message and exit 1 instead of a traceback."""
+    params, settings, layout = _context()
+    try:
+        return run(params, settings, layout), settings, layout
+    except expected as exc:
+        raise _fail(str(exc)) from exc
+
+
 @app.command("simulate")
 def simulate_cmd() -> None:
     """Generate raw daily batches (transactions, customers, labels, fraud intel) in data/raw."""
@@ -130,13 +144,7 @@ def validate_cmd() -> None:
     """
     from fraudlake.pipeline.validate import BatchesQuarantined, run_validate
 
-    params, settings, layout = _context()
-    try:
-        result = run_validate(params, settings, layout)
-    except BatchesQuarantined as exc:
-        _fail(str(exc))
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    result, _, _ = _run_stage(run_validate, BatchesQuarantined, FileNotFoundError)
     actions = list(result.published.values())
     console.print(
         f"[green]lake updated[/]: {actions.count('appended')} appended, "
@@ -151,11 +159,7 @@ def features_cmd() -> None:
     """Compute point-in-time features of every transaction into features.transactions."""
     from fraudlake.pipeline.build_features import run_features
 
-    params, settings, layout = _context()
-    try:
-        result = run_features(params, settings, layout)
-    except (RuntimeError, ValueError) as exc:
-        _fail(str(exc))
+    result, _, _ = _run_stage(run_features, RuntimeError, ValueError)
     console.print(
         f"[green]features.transactions[/]: {result.rows:,} rows, {len(result.features)} features, "
         f"snapshot {result.snapshot_id} ({result.seconds:.1f}s)"
@@ -169,11 +173,7 @@ def train_cmd() -> None:
     from fraudlake.pipeline.training_set import TrainingSetError
     from fraudlake.training.split import SplitError
 
-    params, settings, layout = _context()
-    try:
-        results = run_train(params, settings, layout)
-    except (TrainingSetError, SplitError) as exc:
-        _fail(str(exc))
+    results, settings, _ = _run_stage(run_train, TrainingSetError, SplitError)
     table = Table(title=f"candidates (test {results[0].test_window})")
     for column in ("family", "ROC AUC", "avg precision", "CP@100", "MLflow run"):
         table.add_column(column)
@@ -195,11 +195,7 @@ def register_cmd() -> None:
     the champion on the same hold-out by the margins in params.yaml (registry section)."""
     from fraudlake.pipeline.register import run_register
 
-    params, settings, layout = _context()
-    try:
-        registered, decision = run_register(params, settings, layout)
-    except FileNotFoundError as exc:
-        _fail(str(exc))
+    (registered, decision), settings, _ = _run_stage(run_register, FileNotFoundError)
     verdict = (
         "[green]promoted to champion[/]" if decision.promoted else "[yellow]stays challenger[/]"
     )
@@ -216,11 +212,7 @@ def drift_cmd() -> None:
     from fraudlake.monitoring import WindowError
     from fraudlake.pipeline.drift import run_drift_stage
 
-    params, settings, layout = _context()
-    try:
-        verdict = run_drift_stage(params, settings, layout)
-    except (FileNotFoundError, WindowError) as exc:
-        _fail(str(exc))
+    verdict, _, layout = _run_stage(run_drift_stage, FileNotFoundError, WindowError)
     colour = {"ok": "green", "investigate": "yellow", "retrain": "red"}[verdict.verdict]
     console.print(
         f"drift verdict: [{colour}]{verdict.verdict}[/] — {verdict.n_drifted}/{verdict.n_features}"
@@ -239,11 +231,7 @@ def monitor_cmd() -> None:
     from fraudlake.pipeline.monitor import run_monitoring
     from fraudlake.pipeline.training_set import TrainingSetError
 
-    params, settings, layout = _context()
-    try:
-        outcome = run_monitoring(params, settings, layout)
-    except (FileNotFoundError, WindowError, TrainingSetError) as exc:
-        _fail(str(exc))
+    outcome, _, _ = _run_stage(run_monitoring, FileNotFoundError, WindowError, TrainingSetError)
     colour = {"ok": "green", "investigate": "yellow", "retrain": "red"}[outcome.verdict]
     reasons = "".join(f"\n  {escape(reason)}" for reason in outcome.reasons)
     console.print(

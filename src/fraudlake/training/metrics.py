@@ -184,6 +184,24 @@ def card_precision_top_k(
     )
 
 
+#: Decision thresholds evaluate() reports at, in order.
+DECISION_LEVELS: tuple[str, ...] = ("review", "decline")
+
+
+def headline_metrics(top_k: int = 100) -> list[str]:
+    """The keys :func:`evaluate` returns, in its order."""
+    return [
+        "roc_auc",
+        "average_precision",
+        f"card_precision_at_{top_k}",
+        *(
+            f"{kind}_at_{level}"
+            for level in DECISION_LEVELS
+            for kind in ("precision", "recall", "fpr", "alert_rate")
+        ),
+    ]
+
+
 def evaluate(
     predictions: pd.DataFrame, decision: DecisionParams, *, top_k: int = 100
 ) -> dict[str, float]:
