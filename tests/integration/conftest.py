@@ -107,6 +107,8 @@ def live_stack() -> Iterator[StackUnderTest]:
         "FRAUDLAKE_STACK_STATE_DIR": str(root / "state"),
         "FRAUDLAKE_STACK_CONFIG": str(REPO / "infra" / "stack.yaml"),
         "FRAUDLAKE_PROJECT_ROOT": str(project),
+        # Only the tests' own runs: a scheduled fraud_stream_to_lake run would race them.
+        "FRAUDLAKE_STACK_AIRFLOW__RUN_SCHEDULES": "false",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -122,6 +122,15 @@ class AirflowClient:
         )
         return {ti["task_id"]: ti["state"] for ti in body.get("task_instances", [])}
 
+    def task_instance(self, dag_id: str, run_id: str, task_id: str) -> dict[str, Any]:
+        """One task instance of a run: ``state``, ``try_number``, ``pid``, ``hostname``…"""
+        return dict(
+            self._json(
+                self.http.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}"),
+                f"get task {task_id} of {run_id}",
+            )
+        )
+
     def wait_for_run(
         self,
         dag_id: str,

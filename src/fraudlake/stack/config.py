@@ -73,6 +73,8 @@ class AirflowConfig(BaseModel):
     parallelism: int = 4
     admin_user: str = "admin"
     dags_paused_at_creation: bool = False
+    #: False: the scheduler starts no scheduled runs, only triggered ones (tests, demos).
+    run_schedules: bool = True
 
 
 class StackConfig(BaseSettings):
