@@ -1,8 +1,10 @@
 """How a window's raw aggregates become feature values — one formula for every engine.
 
 Engines aggregate amounts as integer cents (exact, order-independent) and counts; these
-functions turn them into the published float features. The batch engine, the reference
-implementation and the stream job all call them, so floats agree to the last bit.
+functions turn them into the published float features. The batch engine works on arrays,
+the stream engines and the online reader on one transaction at a time; the scalar forms
+are the same IEEE operations in the same order as the array forms, so floats agree to
+the last bit (a test holds the two to that).
 """
 
 from __future__ import annotations
@@ -45,4 +47,27 @@ def label_feature(aggregation: str, fraud_count: IntArray, tx_count: IntArray) -
         out = np.zeros_like(fraud_f)
         np.divide(fraud_f, tx_count.astype(np.float64), out=out, where=tx_count > 0)
         return out
+    raise ValueError(f"unknown label aggregation {aggregation!r}")
+
+
+def window_value(aggregation: str, count: int, sum_cents: int) -> float:
+    """:func:`window_feature` for one window: the same operations on Python floats."""
+    if aggregation == "count":
+        return float(count)
+    total = float(sum_cents) / 100.0
+    if aggregation == "sum":
+        return total
+    if aggregation == "mean":
+        return total / float(count) if count > 0 else 0.0
+    if aggregation == "first":
+        return 1.0 if count == 0 else 0.0
+    raise ValueError(f"unknown window aggregation {aggregation!r}")
+
+
+def label_value(aggregation: str, fraud_count: int, tx_count: int) -> float:
+    """:func:`label_feature` for one window: the same operations on Python floats."""
+    if aggregation == "fraud_count":
+        return float(fraud_count)
+    if aggregation == "fraud_rate":
+        return float(fraud_count) / float(tx_count) if tx_count > 0 else 0.0
     raise ValueError(f"unknown label aggregation {aggregation!r}")

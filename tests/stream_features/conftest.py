@@ -1,0 +1,3 @@
+from tests.features.conftest import feature_set
+
+__all__ = ["feature_set"]
