@@ -3,7 +3,6 @@ ports in a temporary state folder, started, waited for and always stopped."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,22 +11,9 @@ from pathlib import Path
 from fraudlake.stack.config import KafkaConfig, StackConfig
 from fraudlake.stack.kafka import KafkaService
 from fraudlake.stack.process import ProcessTable
+from tests.services import free_ports
 
 HEALTH_TIMEOUT = 90.0
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct ports the kernel just handed out (all held open until all are chosen)."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 @contextmanager

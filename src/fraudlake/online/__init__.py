@@ -1,0 +1,1 @@
+"""The online feature store on Redis: what the stream writes, what scoring reads."""
