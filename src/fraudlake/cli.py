@@ -21,6 +21,7 @@ from fraudlake.params import Params, ParamsError, load_params
 from fraudlake.pipeline.layout import Layout
 from fraudlake.settings import Settings, get_settings
 from fraudlake.stack.commands import stack_app
+from fraudlake.streaming.replay_command import replay_cmd
 
 app = typer.Typer(
     help="fraudlake — real-time card-fraud detection on an Iceberg lake.\n\n"
@@ -35,6 +36,7 @@ stream_app = typer.Typer(
     help="Kafka topics into the lake, exactly once (what fraud_stream_to_lake runs)."
 )
 app.add_typer(stream_app, name="stream")
+app.command("replay")(replay_cmd)
 console = Console()
 err = Console(stderr=True)
 
