@@ -24,10 +24,11 @@ install: $(UV) ## Python environments from the locks, stack packages and Kafka j
 	cd flink_jobs && ../$(UV) sync --frozen --quiet
 	bash infra/install-system.sh
 	bash infra/kafka/install.sh
+	bash infra/flink/install.sh
 
 lint: install ## ruff check, ruff format --check, mypy on src/
-	$(BIN)/ruff check src tests benchmarks dags
-	$(BIN)/ruff format --check src tests benchmarks dags
+	$(BIN)/ruff check src tests benchmarks dags flink_jobs
+	$(BIN)/ruff format --check src tests benchmarks dags flink_jobs
 	$(BIN)/mypy src
 
 test: lint ## Install, lint, and run every test

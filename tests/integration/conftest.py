@@ -25,6 +25,7 @@ from fraudlake.stack.airflow_client import AirflowClient
 from fraudlake.stack.config import StackConfig
 from fraudlake.stack.manager import Stack
 from tests.pipeline.conftest import small_params
+from tests.services import offset_ports_env
 
 REPO = Path(__file__).resolve().parents[2]
 #: Added to every default port so a developer's running stack is left alone.
@@ -60,16 +61,6 @@ class StackUnderTest:
         return AirflowClient(self.config.airflow_url, self.config.airflow.admin_user, password)
 
 
-def _test_ports() -> dict[str, str]:
-    defaults = StackConfig.model_construct()  # no file, no env: the built-in ports
-    env: dict[str, str] = {}
-    for section in ("s3", "kafka", "postgres", "redis", "mlflow", "airflow"):
-        for key, value in getattr(defaults, section).model_dump().items():
-            if key.endswith("port"):
-                env[f"FRAUDLAKE_STACK_{section.upper()}__{key.upper()}"] = str(value + PORT_OFFSET)
-    return env
-
-
 def _make_project(root: Path) -> Path:
     project = root / "project"
     shutil.copytree(REPO, project, ignore=COPY_IGNORE)
@@ -103,7 +94,7 @@ def live_stack() -> Iterator[StackUnderTest]:
     root.chmod(0o755)
     project = _make_project(root)
     env = {
-        **_test_ports(),
+        **offset_ports_env(PORT_OFFSET),
         "FRAUDLAKE_STACK_STATE_DIR": str(root / "state"),
         "FRAUDLAKE_STACK_CONFIG": str(REPO / "infra" / "stack.yaml"),
         "FRAUDLAKE_PROJECT_ROOT": str(project),

@@ -12,16 +12,19 @@ from rich.table import Table
 
 from fraudlake.stack.airflow_client import AirflowClient, RunResult
 from fraudlake.stack.config import load_stack_config
+from fraudlake.stack.flink_commands import flink_app
 from fraudlake.stack.manager import Stack, StackError
 
 stack_app = typer.Typer(
-    help="The local stack: S3 (SeaweedFS), Kafka, PostgreSQL, Redis, MLflow and Airflow on "
-    "127.0.0.1, state under one folder (infra/stack.yaml).",
+    help="The local stack: S3 (SeaweedFS), Kafka, Flink, PostgreSQL, Redis, MLflow and Airflow "
+    "on 127.0.0.1, state under one folder (infra/stack.yaml).",
     no_args_is_help=True,
 )
 # URLs and passwords must not be cut: wide when not on a terminal (logs, CI, make demo)
 console = Console(width=shutil.get_terminal_size((150, 24)).columns)
 err = Console(stderr=True)
+
+stack_app.add_typer(flink_app, name="flink")
 
 ServicesArg = Annotated[
     list[str] | None,

@@ -77,6 +77,24 @@ class AirflowConfig(BaseModel):
     run_schedules: bool = True
 
 
+class FlinkConfig(BaseModel):
+    """A standalone session cluster: one JobManager, one TaskManager. Every port is
+    pinned (Flink picks random ones for blob, TaskManager RPC/data and the metric query
+    services otherwise) and bound to ``host``."""
+
+    rest_port: int = 8081  # REST API and web UI
+    rpc_port: int = 6123  # JobManager RPC
+    blob_port: int = 6124  # JobManager blob server (job jars, Python files)
+    taskmanager_rpc_port: int = 6125
+    taskmanager_data_port: int = 6126  # shuffle between TaskManagers
+    jobmanager_metrics_port: int = 6127  # internal metric query service, per process
+    taskmanager_metrics_port: int = 6128
+    task_slots: int = Field(default=2, ge=1)
+    jobmanager_memory: str = "1024m"  # total process size (heap, metaspace, overhead)
+    taskmanager_memory: str = "1536m"
+    checkpoint_interval_s: float = Field(default=5.0, gt=0)
+
+
 class StackConfig(BaseSettings):
     """The local stack's configuration (see the module docstring)."""
 
@@ -92,6 +110,7 @@ class StackConfig(BaseSettings):
     redis: RedisConfig = RedisConfig()
     mlflow: MlflowConfig = MlflowConfig()
     airflow: AirflowConfig = AirflowConfig()
+    flink: FlinkConfig = FlinkConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -130,6 +149,10 @@ class StackConfig(BaseSettings):
         return f"http://{self.host}:{self.airflow.port}"
 
     @property
+    def flink_url(self) -> str:
+        return f"http://{self.host}:{self.flink.rest_port}"
+
+    @property
     def kafka_bootstrap(self) -> str:
         return f"{self.host}:{self.kafka.port}"
 
@@ -150,6 +173,7 @@ class StackConfig(BaseSettings):
             "FRAUDLAKE_MLFLOW_TRACKING_URI": self.mlflow_uri,
             "FRAUDLAKE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "FRAUDLAKE_REDIS_URL": self.redis_url,
+            "FRAUDLAKE_FLINK_URL": self.flink_url,
             # boto3 (DVC's S3 remote, MLflow artifact uploads) reads these
             "AWS_ACCESS_KEY_ID": s3.access_key,
             "AWS_SECRET_ACCESS_KEY": s3.secret_key,

@@ -28,6 +28,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from fraudlake.stack.install import install_root
 from fraudlake.stack.process import ProcessSpec
 from fraudlake.stack.service import Service, port_open
 
@@ -40,28 +41,14 @@ STORAGE_TOOL_MAIN = "kafka.tools.StorageTool"
 NODE_ID = 1
 
 
-def _project_root() -> Path:
-    """Where ``make install`` put the jars: the checkout this module is imported from (the
-    package is installed editable from ``src/``, and ``.tools/`` sits beside it); else
-    ``FRAUDLAKE_PROJECT_ROOT``; else the working directory. The checkout comes first
-    because the jars belong to the installation, not to the project a stack serves."""
-    checkout = Path(__file__).resolve().parents[3]
-    if (checkout / "infra" / "kafka" / "pom.xml").exists():
-        return checkout
-    env = os.environ.get("FRAUDLAKE_PROJECT_ROOT")
-    if env:
-        return Path(env).resolve()
-    return Path.cwd().resolve()
-
-
 def kafka_libs(root: Path | None = None) -> Path:
     """The folder of the broker's jars, ``<root>/.tools/kafka/libs``.
 
-    ``root`` defaults to the project root (see :func:`_project_root`). Raises
+    ``root`` defaults to :func:`~fraudlake.stack.install.install_root`. Raises
     :class:`RuntimeError` naming ``make install`` when the folder or Kafka's own jar is
     missing; install.sh only creates the folder once a fetch is complete.
     """
-    libs = (root if root is not None else _project_root()) / LIBS_DIR
+    libs = (root if root is not None else install_root()) / LIBS_DIR
     if not libs.is_dir() or not any(libs.glob("kafka_2.13-*.jar")):
         raise RuntimeError(
             f"Kafka jars not found in {libs}; run `make install` "
@@ -182,6 +169,10 @@ class KafkaService(Service):
             "group.initial.rebalance.delay.ms": "0",
             # Topics come from the config (after_start); a typo must fail, not create one.
             "auto.create.topics.enable": "false",
+            # Retention counts from when a message arrived, not from the timestamp its
+            # producer set: Flink's sink stamps records with their event time, and a
+            # replayed 2024 day would otherwise be deleted as soon as its segment rolls.
+            "log.message.timestamp.type": "LogAppendTime",
         }
 
     def _write_properties(self) -> None:

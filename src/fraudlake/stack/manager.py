@@ -36,6 +36,7 @@ class ServiceStatus:
 def all_services(config: StackConfig) -> list[Service]:
     """Every service, in start order (dependencies first)."""
     from fraudlake.stack.airflow import AirflowService
+    from fraudlake.stack.flink import FlinkService
     from fraudlake.stack.kafka import KafkaService
     from fraudlake.stack.mlflow_server import MlflowService
     from fraudlake.stack.postgres import PostgresService
@@ -47,6 +48,7 @@ def all_services(config: StackConfig) -> list[Service]:
         RedisService(config),
         S3Service(config),
         KafkaService(config),
+        FlinkService(config),
         MlflowService(config),
         AirflowService(config),
     ]
@@ -83,6 +85,11 @@ class Stack:
     def is_running(self, service: Service) -> bool:
         return all(self.table.running(p.name) for p in service.processes())
 
+    def is_partly_running(self, service: Service) -> bool:
+        """Whether any process of ``service`` runs (e.g. Flink's JobManager without its
+        TaskManager): then its open ports are its own, not another program's."""
+        return any(self.table.running(p.name) for p in service.processes())
+
     def up(
         self,
         names: Iterable[str] | None = None,
@@ -95,10 +102,12 @@ class Stack:
                 on_event(service.name, "already running")
                 service.after_start()
                 continue
+            # A service that is partly up gets its missing processes started (the table
+            # skips running ones); its open ports are then its own.
             busy = [
                 f"{role} {port}"
                 for role, port in service.ports().items()
-                if port_open(self.config.host, port) and not self.is_running(service)
+                if port_open(self.config.host, port) and not self.is_partly_running(service)
             ]
             if busy:
                 raise StackError(

@@ -1,0 +1,377 @@
+"""PyFlink job: Kafka ``transactions`` and ``labels`` → streaming features.
+
+A thin adapter over :mod:`fraudlake.stream_features` and :mod:`fraudlake.online`:
+
+* Flink SQL reads both topics (JSON parsing, event time and watermarks run in the JVM;
+  ``CURRENT_WATERMARK`` is not needed: late elements are handled per key, below);
+* every transaction is written to the Redis online store on arrival
+  (:class:`~fraudlake.online.writer.OnlineStoreWriter`, idempotent, so the replay after
+  a restore rewrites the same members);
+* labels are joined to their transactions keyed by transaction id
+  (:mod:`~fraudlake.stream_features.label_join`), the frauds written to Redis too;
+* one keyed Python stage per entity of ``feature_defs/``
+  (:class:`~fraudlake.stream_features.entity_stage.EntityStage`) adds its window and
+  label-window features in event-time order: elements wait for the watermark (an
+  event-time timer), then are applied; a key that waits longer than ``--flush-after-ms``
+  of wall time (a quiet stream) is applied anyway;
+* each transaction's feature row goes to Kafka ``features`` through the transactional
+  Kafka sink: rows become visible to ``read_committed`` consumers when the checkpoint
+  that covers them completes, so a restore neither loses nor repeats a row.
+
+Why Python functions for the windows, not SQL ``OVER``: Flink SQL allows one OVER frame
+per SELECT and only frames ending at the current row (inclusive), so DESIGN.md's
+``[t - W, t)`` for 10 windows of 3 keys, and the label windows ``[t - D - W, t - D)``
+with "reported before t", would take a dozen OVER aggregations joined back together.
+``make bench`` measures the SQL OVER rate beside this job's.
+
+Submit with ``fraudlake stack flink submit`` (``flink run -py … -pyexec …``); run it with
+``--help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+from pyflink.common import Configuration, Types
+from pyflink.common.serialization import SimpleStringSchema
+from pyflink.datastream import (
+    CheckpointingMode,
+    KeyedProcessFunction,
+    MapFunction,
+    RuntimeContext,
+    StreamExecutionEnvironment,
+    TimeDomain,
+)
+from pyflink.datastream.connectors.base import DeliveryGuarantee
+from pyflink.datastream.connectors.kafka import KafkaRecordSerializationSchema, KafkaSink
+from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.table import StreamTableEnvironment
+
+from fraudlake.features.definitions import load_feature_set
+from fraudlake.online.writer import OnlineStoreWriter
+from fraudlake.stream_features.entity_stage import Element, EntityStage, EntityState
+from fraudlake.stream_features.events import Label, Transaction, parse_ts
+from fraudlake.stream_features.label_join import LabelJoinState, join_label, join_transaction
+from fraudlake.stream_features.plan import build_stages, history_names
+from fraudlake.stream_features.rows import encode_row, feature_row
+
+MS = 1000
+
+
+def transaction_of(row: Any) -> Transaction:
+    return Transaction(
+        transaction_id=row.transaction_id,
+        event_us=parse_ts(row.event_ts),
+        customer_id=row.customer_id,
+        card_id=row.card_id,
+        terminal_id=row.terminal_id,
+        terminal_x=row.terminal_x,
+        terminal_y=row.terminal_y,
+        amount=row.amount,
+        merchant_category=row.merchant_category or "",
+        currency=row.currency or "",
+    )
+
+
+def label_of(row: Any) -> Label:
+    reported = parse_ts(row.reported_at, "reported_at")
+    return Label(row.transaction_id, row.is_fraud, reported, row.fraud_scenario or "")
+
+
+class WriteTransactions(MapFunction):  # type: ignore[misc]
+    """Row → Transaction, written to the online store on the way (on arrival)."""
+
+    def __init__(self, redis_url: str, defs: str) -> None:
+        self.redis_url, self.defs = redis_url, defs
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        stages = build_stages(load_feature_set(self.defs))
+        self.writer = OnlineStoreWriter(redis.Redis.from_url(self.redis_url), stages)
+
+    def map(self, value: Any) -> Transaction:
+        tx = transaction_of(value)
+        self.writer.write([tx])
+        return tx
+
+
+class JoinLabels(KeyedProcessFunction):  # type: ignore[misc]
+    """Keyed by transaction id: emits each fraud once, with its transaction, to the
+    label-window stages, and writes it to the online store."""
+
+    def __init__(self, redis_url: str, defs: str) -> None:
+        self.redis_url, self.defs = redis_url, defs
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        stages = build_stages(load_feature_set(self.defs))
+        self.writer = OnlineStoreWriter(redis.Redis.from_url(self.redis_url), stages)
+        self.keep_ms = max(s.span_us + s.grace_us for s in stages) // MS
+        self.state = runtime_context.get_state(
+            ValueStateDescriptor("label_join", Types.PICKLED_BYTE_ARRAY())
+        )
+
+    def process_element(self, value: Transaction | Label, ctx: Any) -> Iterable[Element]:
+        state: LabelJoinState = self.state.value() or LabelJoinState()
+        if isinstance(value, Transaction):
+            fraud = join_transaction(state, value)
+            # Nothing can need this transaction once every label window has passed it.
+            ctx.timer_service().register_event_time_timer(value.event_us // MS + self.keep_ms)
+        else:
+            fraud = join_label(state, value)
+            ctx.timer_service().register_event_time_timer(value.reported_us // MS + self.keep_ms)
+        self.state.update(state)
+        if fraud is not None:
+            self.writer.write(frauds=[fraud])
+            yield Element(fraud.reported_us, fraud=fraud)
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterable[Element]:
+        state: LabelJoinState | None = self.state.value()
+        newest = None
+        if state is not None and state.transaction is not None:
+            newest = state.transaction.event_us // MS + self.keep_ms
+        if newest is None or timestamp >= newest:
+            self.state.clear()
+        return []
+
+
+class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
+    """One entity stage, keyed by the entity's key, its state in Flink state."""
+
+    def __init__(self, defs: str, entity: str, flush_after_ms: int) -> None:
+        self.defs, self.entity, self.flush_after_ms = defs, entity, flush_after_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        stages = build_stages(load_feature_set(self.defs))
+        self.stage: EntityStage = next(s for s in stages if s.entity == self.entity)
+        self.state = runtime_context.get_state(
+            ValueStateDescriptor(f"{self.entity}_state", Types.PICKLED_BYTE_ARRAY())
+        )
+        self.flush_at = runtime_context.get_state(
+            ValueStateDescriptor(f"{self.entity}_flush", Types.LONG())
+        )
+
+    def process_element(self, value: Transaction | Element, ctx: Any) -> Iterable[Element]:
+        element = (
+            value if isinstance(value, Element) else Element(value.event_us, transaction=value)
+        )
+        state: EntityState = self.state.value() or EntityState()
+        done = self.stage.offer(state, element)
+        if state.pending:
+            timers = ctx.timer_service()
+            timers.register_event_time_timer(element.time_us // MS)
+            if self.flush_at.value() is None:
+                flush_at = timers.current_processing_time() + self.flush_after_ms
+                timers.register_processing_time_timer(flush_at)
+                self.flush_at.update(flush_at)
+        self.state.update(state)
+        yield from done
+
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterable[Element]:
+        state: EntityState | None = self.state.value()
+        if state is None:
+            return
+        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
+            if timestamp != self.flush_at.value():
+                return
+            self.flush_at.clear()
+            done = self.stage.advance(state, None)
+        else:
+            # Watermark W (ms) means no element with a timestamp ≤ W follows: every event
+            # time below (W + 1) ms is final.
+            watermark_us = ctx.timer_service().current_watermark() * MS + (MS - 1)
+            done = self.stage.advance(state, watermark_us)
+            if not state.pending and self.flush_at.value() is not None:
+                ctx.timer_service().delete_processing_time_timer(self.flush_at.value())
+                self.flush_at.clear()
+        self.state.update(state)
+        yield from done
+
+
+def _interval(ms: int) -> str:
+    """A SQL interval literal of ``ms`` milliseconds (SECOND alone takes at most 99)."""
+    seconds, millis = divmod(ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return (
+        f"INTERVAL '{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}' DAY TO SECOND(3)"
+    )
+
+
+def _source_ddl(name: str, columns: str, time_column: str, args: argparse.Namespace) -> str:
+    return f"""
+        CREATE TABLE {name} (
+            {columns},
+            -- Event time for watermarks (milliseconds; the exact microseconds are parsed
+            -- from the text in Python). An unparsable time becomes the epoch and the row
+            -- is dropped by the query below, instead of failing the source.
+            rowtime AS COALESCE(TO_TIMESTAMP({time_column}, '{WIRE_TS_FORMAT}'),
+                                TIMESTAMP '1970-01-01 00:00:00'),
+            WATERMARK FOR rowtime AS rowtime - {_interval(args.out_of_orderness_ms)}
+        ) WITH (
+            'connector' = 'kafka',
+            'topic' = '{getattr(args, f"{name}_topic")}',
+            'properties.bootstrap.servers' = '{args.bootstrap}',
+            'properties.group.id' = '{args.group_id}',
+            'properties.isolation.level' = 'read_committed',
+            'scan.startup.mode' = 'group-offsets',
+            'properties.auto.offset.reset' = 'earliest',
+            'scan.watermark.idle-timeout' = '{args.idle_timeout_ms} ms',
+            'format' = 'json',
+            'json.timestamp-format.standard' = 'ISO-8601',
+            'json.ignore-parse-errors' = 'true'
+        )
+    """
+
+
+#: :func:`fraudlake.stream_features.events.format_ts` as a Java DateTimeFormatter pattern.
+WIRE_TS_FORMAT = "yyyy-MM-dd''T''HH:mm:ss.SSSSSS''Z''"
+#: Times stay text here: the Python side takes only types it can convert back (not
+#: TIMESTAMP_LTZ(6)), and parses the exact microseconds itself.
+TRANSACTION_COLUMNS = """
+    transaction_id BIGINT, event_ts STRING, customer_id BIGINT, card_id STRING,
+    terminal_id BIGINT, terminal_x DOUBLE, terminal_y DOUBLE, merchant_category STRING,
+    amount DOUBLE, currency STRING"""
+TRANSACTION_FIELDS = (
+    "transaction_id, event_ts, customer_id, card_id, terminal_id, terminal_x, terminal_y,"
+    " merchant_category, amount, currency"
+)
+LABEL_COLUMNS = """
+    transaction_id BIGINT, is_fraud BOOLEAN, fraud_scenario STRING, reported_at STRING"""
+
+
+def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
+    """Wire the job's graph onto ``env``."""
+    t_env = StreamTableEnvironment.create(env)
+    t_env.get_config().set("table.local-time-zone", "UTC")
+    t_env.execute_sql(_source_ddl("transactions", TRANSACTION_COLUMNS, "event_ts", args))
+    t_env.execute_sql(_source_ddl("labels", LABEL_COLUMNS, "reported_at", args))
+    # Malformed JSON is skipped by the format; rows missing a required field here.
+    tx_rows = t_env.to_data_stream(
+        t_env.sql_query(
+            f"SELECT {TRANSACTION_FIELDS} FROM transactions WHERE transaction_id IS NOT NULL"
+            f" AND TO_TIMESTAMP(event_ts, '{WIRE_TS_FORMAT}') IS NOT NULL"
+            " AND card_id IS NOT NULL AND customer_id IS NOT NULL AND terminal_id IS NOT NULL"
+            " AND amount IS NOT NULL AND amount >= 0"
+            " AND terminal_x IS NOT NULL AND terminal_y IS NOT NULL"
+        )
+    )
+    label_rows = t_env.to_data_stream(
+        t_env.sql_query(
+            "SELECT transaction_id, is_fraud, fraud_scenario, reported_at FROM labels"
+            " WHERE transaction_id IS NOT NULL AND is_fraud IS NOT NULL"
+            f" AND TO_TIMESTAMP(reported_at, '{WIRE_TS_FORMAT}') IS NOT NULL"
+        )
+    )
+    features = load_feature_set(args.feature_defs)
+    stages = build_stages(features)
+    names = history_names(features)
+
+    transactions = tx_rows.map(WriteTransactions(args.redis_url, args.feature_defs)).name(
+        "online store: transactions"
+    )
+    labels = label_rows.map(label_of).name("labels")
+    frauds = (
+        transactions.union(labels)
+        .key_by(lambda e: e.transaction_id)
+        .process(JoinLabels(args.redis_url, args.feature_defs))
+        .name("join labels to transactions")
+    )
+
+    stream: Any = transactions
+    for stage in stages:
+        if stage.takes_labels:
+            stream = stream.union(frauds)
+        stream = (
+            stream.key_by(_key_selector(stage))
+            .process(ApplyStage(args.feature_defs, stage.entity, args.flush_after_ms))
+            .name(f"{stage.entity} features")
+        )
+    rows = stream.map(
+        lambda e: encode_row(feature_row(e, names)).decode(), output_type=Types.STRING()
+    ).name("feature rows")
+    sink = (
+        KafkaSink.builder()
+        .set_bootstrap_servers(args.bootstrap)
+        .set_record_serializer(
+            KafkaRecordSerializationSchema.builder()
+            .set_topic(args.features_topic)
+            .set_value_serialization_schema(SimpleStringSchema())
+            .build()
+        )
+        .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
+        .set_transactional_id_prefix(f"{args.group_id}-features")
+        # Within the broker's transaction.max.timeout.ms (15 minutes by default).
+        .set_property("transaction.timeout.ms", str(10 * 60 * 1000))
+        .build()
+    )
+    rows.sink_to(sink).name(f"kafka: {args.features_topic}")
+
+
+def _key_selector(stage: EntityStage) -> Any:
+    def key(element: Transaction | Element) -> str:
+        if isinstance(element, Transaction):
+            return element.key(stage.keys)
+        return stage.key_of(element)
+
+    return key
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:56379/0")
+    parser.add_argument("--feature-defs", default="feature_defs", help="feature_defs/ folder")
+    parser.add_argument("--transactions-topic", default="transactions")
+    parser.add_argument("--labels-topic", default="labels")
+    parser.add_argument("--features-topic", default="features")
+    parser.add_argument("--group-id", default="fraudlake-stream-features")
+    parser.add_argument(
+        "--out-of-orderness-ms",
+        type=int,
+        default=5000,
+        help="watermark bound: disorder up to this much is applied in event-time order",
+    )
+    parser.add_argument(
+        "--idle-timeout-ms",
+        type=int,
+        default=10_000,
+        help="a partition without messages this long stops holding the watermark back",
+    )
+    parser.add_argument(
+        "--flush-after-ms",
+        type=int,
+        default=15_000,
+        help="wall time after which a key's waiting elements are applied anyway",
+    )
+    parser.add_argument("--checkpoint-interval-ms", type=int, default=5000)
+    parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument(
+        "--jar", action="append", default=[], help="a connector jar for the client and the job"
+    )
+    parser.add_argument("--job-name", default="fraudlake-stream-features")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    config = Configuration()
+    # Thread mode runs the Python functions inside the TaskManager JVM (pemja): several
+    # times the throughput of the default process mode for stateful functions.
+    config.set_string("python.execution-mode", "thread")
+    env = StreamExecutionEnvironment.get_execution_environment(config)
+    if args.jar:
+        env.add_jars(*[f"file://{j}" for j in args.jar])
+    env.set_parallelism(args.parallelism)
+    env.enable_checkpointing(args.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
+    build(env, args)
+    print(json.dumps({"job": args.job_name, "submitted_at": time.time()}), flush=True)
+    env.execute(args.job_name)
+
+
+if __name__ == "__main__":
+    main()

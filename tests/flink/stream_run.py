@@ -1,0 +1,94 @@
+"""Drive the streaming-features job on the test cluster: feed, submit, collect, compare."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import redis
+from kafka import KafkaConsumer
+
+from fraudlake.features.batch import compute_features
+from fraudlake.features.definitions import FeatureSet
+from fraudlake.stack.config import StackConfig
+from fraudlake.stream_features.events import Label, Transaction
+from fraudlake.streaming.replay import publish
+
+Event = Transaction | Label
+
+
+def event_time(event: Event) -> int:
+    return event.event_us if isinstance(event, Transaction) else event.reported_us
+
+
+def time_ordered(tx: pa.Table, labels: pa.Table) -> list[Event]:
+    events: list[Event] = [Transaction.from_row(r) for r in tx.to_pylist()]
+    events += [Label.from_row(r) for r in labels.to_pylist()]
+    return sorted(events, key=event_time)
+
+
+def batch_rows(
+    tx: pa.Table, customers: pa.Table, labels: pa.Table, features: FeatureSet
+) -> dict[int, dict]:
+    rows = compute_features(tx, customers, labels, features).to_pylist()
+    return {r["transaction_id"]: r for r in rows}
+
+
+def send(config: StackConfig, events: list[Event], rate: float = 0.0) -> None:
+    result = publish(iter(events), config.kafka_bootstrap, rate)
+    assert result.transactions + result.labels == len(events)
+
+
+@dataclass
+class Collected:
+    rows: dict[int, list[dict]]
+
+    def duplicates(self) -> dict[int, int]:
+        return {tid: len(r) for tid, r in self.rows.items() if len(r) > 1}
+
+
+def collect_features(config: StackConfig, expected: int, timeout: float = 300.0) -> Collected:
+    """Read Kafka ``features`` (committed transactions only) from the beginning until
+    ``expected`` distinct transactions have a row and nothing more comes for 3 s."""
+    consumer = KafkaConsumer(
+        "features",
+        bootstrap_servers=config.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
+    rows: dict[int, list[dict]] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            before = sum(len(r) for r in rows.values())
+            for message in consumer:
+                row = json.loads(message.value)
+                rows.setdefault(row["transaction_id"], []).append(row)
+            quiet = sum(len(r) for r in rows.values()) == before
+            print(f"features: {len(rows)} of {expected} transactions have a row", flush=True)
+            if len(rows) >= expected and quiet:
+                break
+    finally:
+        consumer.close()
+    assert len(rows) >= expected, f"only {len(rows)} of {expected} feature rows after {timeout}s"
+    return Collected(rows)
+
+
+def mismatches(
+    got: dict[int, dict[str, float]], want: dict[int, dict], names: list[str]
+) -> list[tuple[int, str, float, float]]:
+    return [
+        (tid, n, got[tid][n], want[tid][n])
+        for tid in want
+        for n in names
+        if not np.isclose(got[tid][n], want[tid][n], rtol=0, atol=1e-9)
+    ]
+
+
+def redis_client(config: StackConfig) -> redis.Redis:
+    return redis.Redis.from_url(config.redis_url)
