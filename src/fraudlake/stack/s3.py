@@ -93,6 +93,12 @@ class S3Service(Service):
             f"-s3.config={self.identities_file}",
             "-master.telemetry=false",
             f"-filer.localSocket={self.state_dir / 'filer.sock'}",
+            # Off: the Iceberg REST catalog (fixed port 8181), the Lance namespace (9101)
+            # and WebDAV (7333) are unused here, and their fixed ports would clash with
+            # other servers (Flink's UI of a test stack sits on 8181).
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-webdav=false",
         ]
         return [ProcessSpec("s3", argv)]
 
