@@ -12,7 +12,8 @@ A thin adapter over :mod:`fraudlake.stream_features` and :mod:`fraudlake.online`
 * one keyed Python stage per entity of ``feature_defs/``
   (:class:`~fraudlake.stream_features.entity_stage.EntityStage`) adds its window and
   label-window features in event-time order: elements wait for the watermark (an
-  event-time timer), then are applied; a key that waits longer than ``--flush-after-ms``
+  event-time timer), then are applied; a key that waits while the watermark stands still
+  for ``--flush-after-ms``
   of wall time (a quiet stream) is applied anyway;
 * each transaction's feature row goes to Kafka ``features`` through the transactional
   Kafka sink: rows become visible to ``read_committed`` consumers when the checkpoint
@@ -139,7 +140,13 @@ class JoinLabels(KeyedProcessFunction):  # type: ignore[misc]
 
 
 class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
-    """One entity stage, keyed by the entity's key, its state in Flink state."""
+    """One entity stage, keyed by the entity's key, its state in Flink state.
+
+    Elements wait for the watermark. A key whose elements wait while the watermark has not
+    moved for ``flush_after_ms`` of wall time (a quiet stream, the end of a replay) has
+    them applied anyway; while the watermark moves, or after a restore (it starts over),
+    the check is simply re-armed — flushing early would turn the elements of a lagging
+    partition into late ones."""
 
     def __init__(self, defs: str, entity: str, flush_after_ms: int) -> None:
         self.defs, self.entity, self.flush_after_ms = defs, entity, flush_after_ms
@@ -150,23 +157,27 @@ class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
         self.state = runtime_context.get_state(
             ValueStateDescriptor(f"{self.entity}_state", Types.PICKLED_BYTE_ARRAY())
         )
-        self.flush_at = runtime_context.get_state(
-            ValueStateDescriptor(f"{self.entity}_flush", Types.LONG())
+        # (when the flush check fires, the watermark when it was armed)
+        self.flush = runtime_context.get_state(
+            ValueStateDescriptor(f"{self.entity}_flush", Types.PICKLED_BYTE_ARRAY())
         )
 
+    def _arm_flush(self, timers: Any) -> None:
+        at = timers.current_processing_time() + self.flush_after_ms
+        timers.register_processing_time_timer(at)
+        self.flush.update((at, timers.current_watermark()))
+
     def process_element(self, value: Transaction | Element, ctx: Any) -> Iterable[Element]:
-        element = (
-            value if isinstance(value, Element) else Element(value.event_us, transaction=value)
-        )
+        if isinstance(value, Element):
+            element = value
+        else:
+            element = Element(value.event_us, transaction=value)
         state: EntityState = self.state.value() or EntityState()
         done = self.stage.offer(state, element)
         if state.pending:
-            timers = ctx.timer_service()
-            timers.register_event_time_timer(element.time_us // MS)
-            if self.flush_at.value() is None:
-                flush_at = timers.current_processing_time() + self.flush_after_ms
-                timers.register_processing_time_timer(flush_at)
-                self.flush_at.update(flush_at)
+            ctx.timer_service().register_event_time_timer(element.time_us // MS)
+            if self.flush.value() is None:
+                self._arm_flush(ctx.timer_service())
         self.state.update(state)
         yield from done
 
@@ -174,19 +185,23 @@ class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
         state: EntityState | None = self.state.value()
         if state is None:
             return
+        timers = ctx.timer_service()
+        flush = self.flush.value()
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
-            if timestamp != self.flush_at.value():
+            if flush is None or timestamp != flush[0]:
                 return
-            self.flush_at.clear()
+            if timers.current_watermark() != flush[1]:
+                self._arm_flush(timers)  # the stream moves: the watermark will come
+                return
+            self.flush.clear()
             done = self.stage.advance(state, None)
         else:
             # Watermark W (ms) means no element with a timestamp ≤ W follows: every event
             # time below (W + 1) ms is final.
-            watermark_us = ctx.timer_service().current_watermark() * MS + (MS - 1)
-            done = self.stage.advance(state, watermark_us)
-            if not state.pending and self.flush_at.value() is not None:
-                ctx.timer_service().delete_processing_time_timer(self.flush_at.value())
-                self.flush_at.clear()
+            done = self.stage.advance(state, timers.current_watermark() * MS + (MS - 1))
+            if not state.pending and flush is not None:
+                timers.delete_processing_time_timer(flush[0])
+                self.flush.clear()
         self.state.update(state)
         yield from done
 
@@ -345,8 +360,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--flush-after-ms",
         type=int,
-        default=15_000,
-        help="wall time after which a key's waiting elements are applied anyway",
+        default=30_000,
+        help="wall time the watermark must stand still before waiting elements are applied"
+        " anyway (the end of a replay, a quiet stream); keep it above --idle-timeout-ms",
     )
     parser.add_argument("--checkpoint-interval-ms", type=int, default=5000)
     parser.add_argument("--parallelism", type=int, default=1)

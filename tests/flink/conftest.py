@@ -7,16 +7,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from fraudlake.features.definitions import FeatureSet, load_feature_set
 from fraudlake.stack.config import StackConfig
 from fraudlake.stack.manager import Stack
+from tests.flink.stream_run import Topics
 from tests.integration.conftest import stack_processes
 from tests.services import offset_ports_env
+from tests.streaming.conftest import create_topic
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ["kafka", "redis", "flink"]
@@ -56,3 +60,13 @@ def stream_stack() -> Iterator[Stack]:
         if not os.environ.get("FRAUDLAKE_KEEP_TEST_STACK"):
             shutil.rmtree(root, ignore_errors=True)
         assert not leftovers, f"processes left after stack down: {leftovers}"
+
+
+@pytest.fixture
+def topics(stream_stack: Stack) -> Iterator[Topics]:
+    """Fresh two-partition topics and consumer group; an empty online store."""
+    bootstrap = stream_stack.config.kafka_bootstrap
+    run = uuid.uuid4().hex[:8]
+    names = [create_topic(bootstrap, f"{base}-{run}") for base in ("tx", "labels", "features")]
+    redis.Redis.from_url(stream_stack.config.redis_url).flushall()
+    yield Topics(*names, group=f"features-{run}")

@@ -37,8 +37,39 @@ def batch_rows(
     return {r["transaction_id"]: r for r in rows}
 
 
-def send(config: StackConfig, events: list[Event], rate: float = 0.0) -> None:
-    result = publish(iter(events), config.kafka_bootstrap, rate)
+@dataclass(frozen=True)
+class Topics:
+    """A run's own topics and consumer group, so tests sharing a broker stay apart."""
+
+    transactions: str = "transactions"
+    labels: str = "labels"
+    features: str = "features"
+    group: str = "fraudlake-stream-features"
+
+    @property
+    def job_args(self) -> list[str]:
+        return [
+            "--transactions-topic",
+            self.transactions,
+            "--labels-topic",
+            self.labels,
+            "--features-topic",
+            self.features,
+            "--group-id",
+            self.group,
+        ]
+
+
+def send(
+    config: StackConfig, events: list[Event], rate: float = 0.0, topics: Topics = Topics()
+) -> None:
+    result = publish(
+        iter(events),
+        config.kafka_bootstrap,
+        rate,
+        transactions_topic=topics.transactions,
+        labels_topic=topics.labels,
+    )
     assert result.transactions + result.labels == len(events)
 
 
@@ -50,11 +81,13 @@ class Collected:
         return {tid: len(r) for tid, r in self.rows.items() if len(r) > 1}
 
 
-def collect_features(config: StackConfig, expected: int, timeout: float = 300.0) -> Collected:
+def collect_features(
+    config: StackConfig, expected: int, timeout: float = 300.0, topic: str = "features"
+) -> Collected:
     """Read Kafka ``features`` (committed transactions only) from the beginning until
     ``expected`` distinct transactions have a row and nothing more comes for 3 s."""
     consumer = KafkaConsumer(
-        "features",
+        topic,
         bootstrap_servers=config.kafka_bootstrap,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
@@ -92,3 +125,23 @@ def mismatches(
 
 def redis_client(config: StackConfig) -> redis.Redis:
     return redis.Redis.from_url(config.redis_url)
+
+
+def wait_for_rows(config: StackConfig, topic: str, at_least: int, timeout: float = 120.0) -> None:
+    """Block until ``topic`` holds at least ``at_least`` committed rows."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=config.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        consumer_timeout_ms=1000,
+    )
+    seen = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while seen < at_least:
+            assert time.monotonic() < deadline, f"only {seen} rows in {topic} after {timeout}s"
+            seen += sum(1 for _ in consumer)
+    finally:
+        consumer.close()

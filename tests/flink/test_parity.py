@@ -19,6 +19,7 @@ from fraudlake.stream_features.events import Transaction
 from fraudlake.stream_features.plan import history_names
 from tests.features.data import random_dataset
 from tests.flink.stream_run import (
+    Topics,
     batch_rows,
     collect_features,
     event_time,
@@ -33,7 +34,9 @@ pytestmark = pytest.mark.slow
 BOUND_MS = 30 * 60 * 1000  # the job's watermark bound in this test: 30 minutes
 
 
-def test_flink_features_equal_batch(stream_stack: Stack, project_features: FeatureSet) -> None:
+def test_flink_features_equal_batch(
+    stream_stack: Stack, topics: Topics, project_features: FeatureSet
+) -> None:
     feature_set = project_features
     config = stream_stack.config
     tx, customers, labels = random_dataset(5, n=1500)
@@ -52,17 +55,20 @@ def test_flink_features_equal_batch(stream_stack: Stack, project_features: Featu
     jitter = {id(e): int(rng.integers(0, BOUND_MS * 1000)) for e in ordered}
     feed = sorted(ordered, key=lambda e: event_time(e) + jitter[id(e)])
     assert feed != ordered
-    send(config, [*feed, late])
+    send(config, [*feed, late], topics=topics)
 
     client = redis_client(config)
     write_profiles(client, customers.to_pylist())
     with FlinkJobs(config) as jobs:
         job, _ = jobs.submit_features_job(
             resume=False,
-            extra_args=["--out-of-orderness-ms", str(BOUND_MS), "--flush-after-ms", "5000"],
+            extra_args=[
+                *topics.job_args,
+                *("--out-of-orderness-ms", str(BOUND_MS), "--flush-after-ms", "5000"),
+            ],
         )
         try:
-            got = collect_features(config, tx.num_rows)
+            got = collect_features(config, tx.num_rows, topic=topics.features)
         finally:
             jobs.cancel(job.job_id)
 

@@ -180,6 +180,13 @@ class FlinkService(Service):
         return self.state_dir / "conf"
 
     @property
+    def lib_dir(self) -> Path:
+        """``FLINK_LIB_DIR``: links to the distribution's ``lib/`` jars plus
+        ``opt/flink-python``, so the embedded Python (pemja) is loaded once per
+        TaskManager by its own class loader, not again by each job's."""
+        return self.state_dir / "lib"
+
+    @property
     def log_dir(self) -> Path:
         """``FLINK_LOG_DIR``: the JobManager's and TaskManager's full logs."""
         return self.state_dir / "logs"
@@ -278,6 +285,10 @@ class FlinkService(Service):
             "execution.checkpointing.interval": f"{round(f.checkpoint_interval_s * 1000)} ms",
             "execution.checkpointing.mode": "EXACTLY_ONCE",
             "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+            # A TaskManager that dies is noticed in seconds, not after the default 50 s
+            # heartbeat timeout; the job then waits for slots and restores.
+            "heartbeat.interval": "2 s",
+            "heartbeat.timeout": "10 s",
             "restart-strategy.type": "fixed-delay",
             "restart-strategy.fixed-delay.attempts": RESTART_ATTEMPTS,
             "restart-strategy.fixed-delay.delay": RESTART_DELAY,
@@ -285,6 +296,8 @@ class FlinkService(Service):
             "python.executable": str(root / FLINK_VENV / "bin" / "python"),
             "python.client.executable": str(root / FLINK_VENV / "bin" / "python"),
             "python.execution-mode": "thread",
+            # …and from the TaskManager's class loader for every job (see lib_dir).
+            "classloader.parent-first-patterns.additional": ["pemja."],
             "pipeline.jars": [jar.as_uri() for jar in self._jars_or_empty(root)],
             # No Kerberos/Hadoop here: without this the token manager logs three
             # warnings per start into the short process log.
@@ -315,6 +328,7 @@ class FlinkService(Service):
             "FLINK_CONF_DIR": str(self.conf_dir),
             "FLINK_LOG_DIR": str(self.log_dir),
             "FLINK_PID_DIR": str(self.pid_dir),
+            "FLINK_LIB_DIR": str(self.lib_dir),
             # The log files' names: flink-fraudlake-<component>-<n>-<host>.log
             "FLINK_IDENT_STRING": "fraudlake",
         }
@@ -350,6 +364,12 @@ class FlinkService(Service):
             self.savepoints_dir,
         ):
             folder.mkdir(parents=True, exist_ok=True)
+        # pemja loads libpython into the JVM once; a second job's class loader could not
+        # load it again ("NoSuchFieldException: loadedLibraryNames" on Java 17).
+        shutil.rmtree(self.lib_dir, ignore_errors=True)
+        self.lib_dir.mkdir(parents=True)
+        for jar in [*(home / "lib").glob("*.jar"), *(home / "opt").glob("flink-python-*.jar")]:
+            (self.lib_dir / jar.name).symlink_to(jar)
         for pattern in LOGGING_FILES:
             for source in (home / "conf").glob(pattern):
                 shutil.copyfile(source, self.conf_dir / source.name)

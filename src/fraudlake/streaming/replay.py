@@ -120,6 +120,8 @@ def publish(
     producer = KafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
+        # Retries after a broker restart must not write an event twice.
+        enable_idempotence=True,
         linger_ms=5,
         client_id="fraudlake-replay",
         request_timeout_ms=30_000,
