@@ -19,7 +19,7 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-install: $(UV) ## Python environments from the locks, stack packages and Kafka jars (quick when present)
+install: $(UV) ## Python environments from the locks, stack packages, Kafka and Flink jars (quick when present)
 	$(UV) sync --frozen --quiet
 	cd flink_jobs && ../$(UV) sync --frozen --quiet
 	bash infra/install-system.sh
