@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from fraudlake.online.commands import online_app
 from fraudlake.params import Params, ParamsError, load_params
 from fraudlake.pipeline.layout import Layout
 from fraudlake.settings import Settings, get_settings
@@ -37,6 +38,7 @@ stream_app = typer.Typer(
 )
 app.add_typer(stream_app, name="stream")
 app.command("replay")(replay_cmd)
+app.add_typer(online_app, name="online")
 console = Console()
 err = Console(stderr=True)
 
