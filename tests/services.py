@@ -34,6 +34,19 @@ def offset_ports_env(offset: int) -> dict[str, str]:
     return env
 
 
+def stack_processes(state_dir: Path) -> list[str]:
+    """Command lines of live processes that mention ``state_dir`` (ours, by construction)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(state_dir) in text:
+            found.append(text.strip())
+    return found
+
+
 def free_ports(count: int) -> list[int]:
     """Distinct ports the kernel just handed out (all held open until all are chosen)."""
     socks = []

@@ -18,8 +18,7 @@ from fraudlake.features.definitions import FeatureSet, load_feature_set
 from fraudlake.stack.config import StackConfig
 from fraudlake.stack.manager import Stack
 from tests.flink.stream_run import Topics
-from tests.integration.conftest import stack_processes
-from tests.services import offset_ports_env
+from tests.services import offset_ports_env, stack_processes
 from tests.streaming.conftest import create_topic
 
 REPO = Path(__file__).resolve().parents[2]

@@ -73,6 +73,19 @@ def send(
     assert result.transactions + result.labels == len(events)
 
 
+def _committed_reader(config: StackConfig, topic: str, idle_ms: int) -> KafkaConsumer:
+    """``topic`` from the start, committed transactions only; iteration pauses after
+    ``idle_ms`` without a message."""
+    return KafkaConsumer(
+        topic,
+        bootstrap_servers=config.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        consumer_timeout_ms=idle_ms,
+    )
+
+
 @dataclass
 class Collected:
     rows: dict[int, list[dict]]
@@ -86,14 +99,7 @@ def collect_features(
 ) -> Collected:
     """Read Kafka ``features`` (committed transactions only) from the beginning until
     ``expected`` distinct transactions have a row and nothing more comes for 3 s."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=config.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        consumer_timeout_ms=3000,
-    )
+    consumer = _committed_reader(config, topic, idle_ms=3000)
     rows: dict[int, list[dict]] = {}
     deadline = time.monotonic() + timeout
     try:
@@ -129,14 +135,7 @@ def redis_client(config: StackConfig) -> redis.Redis:
 
 def wait_for_rows(config: StackConfig, topic: str, at_least: int, timeout: float = 120.0) -> None:
     """Block until ``topic`` holds at least ``at_least`` committed rows."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=config.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        enable_auto_commit=False,
-        consumer_timeout_ms=1000,
-    )
+    consumer = _committed_reader(config, topic, idle_ms=1000)
     seen = 0
     deadline = time.monotonic() + timeout
     try:

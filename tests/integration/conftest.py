@@ -25,7 +25,7 @@ from fraudlake.stack.airflow_client import AirflowClient
 from fraudlake.stack.config import StackConfig
 from fraudlake.stack.manager import Stack
 from tests.pipeline.conftest import small_params
-from tests.services import offset_ports_env
+from tests.services import offset_ports_env, stack_processes
 
 REPO = Path(__file__).resolve().parents[2]
 #: Added to every default port so a developer's running stack is left alone.
@@ -72,19 +72,6 @@ def _make_project(root: Path) -> Path:
         [*git, "commit", "-q", "-m", "integration test snapshot"], cwd=project, check=True
     )
     return project
-
-
-def stack_processes(state_dir: Path) -> list[str]:
-    """Command lines of live processes that mention ``state_dir`` (ours, by construction)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(state_dir) in text:
-            found.append(text.strip())
-    return found
 
 
 @pytest.fixture(scope="package")

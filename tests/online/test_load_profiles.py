@@ -20,15 +20,18 @@ def _url(client: redis.Redis) -> str:
     return f"redis://{kwargs['host']}:{kwargs['port']}/0"
 
 
-def test_profiles_from_the_lake_land_in_redis(
-    online: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The CLI pointed at an empty embedded lake under ``tmp_path``."""
     monkeypatch.setenv("FRAUDLAKE_HOME", str(tmp_path))
     for name in ("FRAUDLAKE_CATALOG_URI", "FRAUDLAKE_WAREHOUSE", "FRAUDLAKE_S3_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
+    return Settings(home=tmp_path, catalog_uri=None, warehouse=None, s3_endpoint=None)
+
+
+def test_profiles_from_the_lake_land_in_redis(online: redis.Redis, embedded: Settings) -> None:
     customers = make_customers(7)
-    settings = Settings(home=tmp_path, catalog_uri=None, warehouse=None, s3_endpoint=None)
-    ensure_table(open_catalog(settings), RAW_TABLES["customers"]).append(customers)
+    ensure_table(open_catalog(embedded), RAW_TABLES["customers"]).append(customers)
 
     result = CliRunner().invoke(app, ["online", "load-profiles", "--redis-url", _url(online)])
     assert result.exit_code == 0, result.output
@@ -38,12 +41,7 @@ def test_profiles_from_the_lake_land_in_redis(
         assert float(stored[b"std_amount"]) == row["std_amount"]
 
 
-def test_no_customers_table_is_named(
-    online: redis.Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FRAUDLAKE_HOME", str(tmp_path))
-    for name in ("FRAUDLAKE_CATALOG_URI", "FRAUDLAKE_WAREHOUSE", "FRAUDLAKE_S3_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
+def test_no_customers_table_is_named(online: redis.Redis, embedded: Settings) -> None:
     result = CliRunner().invoke(app, ["online", "load-profiles", "--redis-url", _url(online)])
     assert result.exit_code == 1
     assert "raw.customers does not exist" in result.output

@@ -23,6 +23,7 @@ from fraudlake.stack.flink import FlinkService, _java_major, connector_jars, fli
 from fraudlake.stack.manager import Stack
 from fraudlake.stack.process import ProcessTable
 from fraudlake.stack.service import port_open
+from tests.services import stack_processes
 
 #: Added to every default Flink port: clear of a developer's stack (+0) and of the
 #: integration tests' stack (+100).
@@ -168,19 +169,6 @@ def _listeners(pids: list[int]) -> set[tuple[str, int]]:
     return found
 
 
-def _processes_mentioning(path: Path) -> list[str]:
-    """Command lines of live processes that mention ``path`` (ours, by construction)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(path) in text:
-            found.append(text.strip())
-    return found
-
-
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -244,7 +232,7 @@ def test_cluster_serves_binds_loopback_and_stops_cleanly(tmp_path: Path) -> None
         stack.down()
 
     state = config.resolved_state_dir
-    assert _processes_mentioning(state) == []
+    assert stack_processes(state) == []
     assert _group_pids(pgids) == []
     assert not any(port_open(LOOPBACK, port) for port in service.ports().values())
     assert not service.healthy()
