@@ -21,7 +21,7 @@ import yaml
 from fraudlake.stack.config import FlinkConfig, StackConfig
 from fraudlake.stack.flink import FlinkService, _java_major, connector_jars, flink_home
 from fraudlake.stack.manager import Stack
-from fraudlake.stack.process import ProcessTable
+from fraudlake.stack.process import ProcessTable, group_pids
 from fraudlake.stack.service import port_open
 from tests.services import stack_processes
 
@@ -118,20 +118,6 @@ def test_missing_installation_names_make_install(tmp_path: Path) -> None:
 # -- a real cluster ---------------------------------------------------------------------
 
 
-def _group_pids(pgids: set[int]) -> list[int]:
-    """Live processes in the process groups ``pgids`` (the JVMs and their children)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        rest = text[text.rindex(")") + 2 :].split()
-        if rest[0] != "Z" and int(rest[2]) in pgids:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
 def _listening_sockets() -> dict[int, tuple[str, int]]:
     """Every listening TCP socket on the machine: inode -> (address, port). IPv4-mapped
     IPv6 addresses (Java's dual-stack sockets) are given as IPv4."""
@@ -198,7 +184,7 @@ def test_cluster_serves_binds_loopback_and_stops_cleanly(tmp_path: Path) -> None
         recorded = [table.pid(spec.name) for spec in service.processes()]
         pgids = {p for p in recorded if p is not None}
         assert len(pgids) == 2
-        pids = _group_pids(pgids)
+        pids = group_pids(pgids)
         assert sorted(pids) == sorted(pgids)
         for pid in pids:
             assert Path(f"/proc/{pid}/exe").resolve().name == "java"
@@ -233,7 +219,7 @@ def test_cluster_serves_binds_loopback_and_stops_cleanly(tmp_path: Path) -> None
 
     state = config.resolved_state_dir
     assert stack_processes(state) == []
-    assert _group_pids(pgids) == []
+    assert group_pids(pgids) == []
     assert not any(port_open(LOOPBACK, port) for port in service.ports().values())
     assert not service.healthy()
     assert all(not table.running(spec.name) for spec in service.processes())

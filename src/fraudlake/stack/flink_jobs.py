@@ -80,24 +80,27 @@ class FlinkJobs:
 
     def jobs(self) -> list[JobStatus]:
         """Every job the cluster knows, newest first."""
-        found = []
-        for job in self._get("/jobs/overview").get("jobs", []):
-            checkpoints = self._get(f"/jobs/{job['jid']}/checkpoints")
-            latest = (checkpoints.get("latest") or {}).get("completed") or {}
-            found.append(
-                JobStatus(
-                    job_id=job["jid"],
-                    name=job["name"],
-                    state=job["state"],
-                    started=job.get("start-time", 0) / 1000,
-                    completed_checkpoints=int(checkpoints.get("counts", {}).get("completed", 0)),
-                    latest_checkpoint=latest.get("external_path"),
-                )
-            )
+        found = [self._status(job) for job in self._get("/jobs/overview").get("jobs", [])]
         return sorted(found, key=lambda j: j.started, reverse=True)
 
     def active(self, name: str = FEATURES_JOB) -> JobStatus | None:
-        return next((j for j in self.jobs() if j.name == name and j.state in ACTIVE), None)
+        """The named job while it holds slots; its checkpoints are read only for it."""
+        for job in self._get("/jobs/overview").get("jobs", []):
+            if job["name"] == name and job["state"] in ACTIVE:
+                return self._status(job)
+        return None
+
+    def _status(self, job: dict[str, Any]) -> JobStatus:
+        checkpoints = self._get(f"/jobs/{job['jid']}/checkpoints")
+        latest = (checkpoints.get("latest") or {}).get("completed") or {}
+        return JobStatus(
+            job_id=job["jid"],
+            name=job["name"],
+            state=job["state"],
+            started=job.get("start-time", 0) / 1000,
+            completed_checkpoints=int(checkpoints.get("counts", {}).get("completed", 0)),
+            latest_checkpoint=latest.get("external_path"),
+        )
 
     def latest_retained_checkpoint(self) -> Path | None:
         """The newest complete checkpoint in the cluster's checkpoint folder (a

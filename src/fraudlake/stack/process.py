@@ -140,17 +140,23 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is still in process group ``pgid``."""
+def group_pids(pgids: set[int]) -> list[int]:
+    """Live (non-zombie) processes in the process groups ``pgids``."""
+    pids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:
             continue
         rest = text[text.rindex(")") + 2 :].split()
-        if rest[0] != "Z" and int(rest[2]) == pgid:
-            return True
-    return False
+        if rest[0] != "Z" and int(rest[2]) in pgids:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is still in process group ``pgid``."""
+    return bool(group_pids({pgid}))
 
 
 def group_memory_bytes(pgids: set[int]) -> int:

@@ -138,11 +138,10 @@ class EntityStage:
         ]
 
     def key_of(self, element: Element) -> str:
-        tx = element.transaction if element.transaction is not None else None
-        if tx is None:
-            assert element.fraud is not None
-            tx = element.fraud.transaction
-        return tx.key(self.keys)
+        if element.transaction is not None:
+            return element.transaction.key(self.keys)
+        assert element.fraud is not None
+        return element.fraud.transaction.key(self.keys)
 
     def values(self, state: EntityState, t: int) -> dict[str, float]:
         """This stage's features of a transaction at ``t`` from ``state``'s history."""

@@ -65,6 +65,17 @@ def parse_ts(text: str, field: str = "event_ts") -> int:
     return to_us(parsed)
 
 
+def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    """Decode one message that must be a JSON object; :class:`EventError` says why not."""
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:
+        raise EventError(f"{what}: not JSON ({exc})") from exc
+    if not isinstance(message, dict):
+        raise EventError(f"{what}: not a JSON object")
+    return message
+
+
 def cents_of(amount: float) -> int:
     """Amount → integer cents. Amounts carry at most 2 decimals, so ``amount * 100`` is
     within float error of an integer and every engine's rounding gives the same cents."""
@@ -153,13 +164,7 @@ class Transaction:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Transaction:
-        try:
-            message = json.loads(raw)
-        except ValueError as exc:
-            raise EventError(f"transaction: not JSON ({exc})") from exc
-        if not isinstance(message, dict):
-            raise EventError("transaction: not a JSON object")
-        return cls.from_message(message)
+        return cls.from_message(_json_object(raw, "transaction"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,12 +198,7 @@ class Label:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Label:
-        try:
-            message = json.loads(raw)
-        except ValueError as exc:
-            raise EventError(f"label: not JSON ({exc})") from exc
-        if not isinstance(message, dict):
-            raise EventError("label: not a JSON object")
+        message = _json_object(raw, "label")
         tid, fraud, reported = (
             message.get(k) for k in ("transaction_id", "is_fraud", "reported_at")
         )
