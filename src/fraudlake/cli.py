@@ -22,6 +22,7 @@ from fraudlake.params import Params, ParamsError, load_params
 from fraudlake.pipeline.layout import Layout
 from fraudlake.settings import Settings, get_settings
 from fraudlake.stack.commands import stack_app
+from fraudlake.streaming.feature_consumer_command import features_cmd as stream_features_cmd
 from fraudlake.streaming.replay_command import replay_cmd
 
 app = typer.Typer(
@@ -34,9 +35,11 @@ model_app = typer.Typer(help="The model registry: champion, challenger, promotio
 app.add_typer(model_app, name="model")
 app.add_typer(stack_app, name="stack")
 stream_app = typer.Typer(
-    help="Kafka topics into the lake, exactly once (what fraud_stream_to_lake runs)."
+    help="Kafka streams: topics into the lake, exactly once (what fraud_stream_to_lake"
+    " runs), and the plain-Python feature consumer."
 )
 app.add_typer(stream_app, name="stream")
+stream_app.command("features")(stream_features_cmd)
 app.command("replay")(replay_cmd)
 app.add_typer(online_app, name="online")
 console = Console()

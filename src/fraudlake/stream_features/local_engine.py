@@ -5,17 +5,20 @@ the stage logic to the batch engine. The PyFlink job runs the same stages, with 
 keeping the state, the watermarks and the checkpoints.
 
 Watermark: the newest event time seen (transaction time or label report time) minus
-``out_of_orderness_us``: elements at or before it are final. :meth:`flush` applies
-everything left (end of a replay, or a quiet stream).
+``out_of_orderness_us``: elements at or before it are final. With
+``out_of_orderness_us=None`` the caller sets it instead (:meth:`advance_to`), e.g. per
+Kafka partition as Flink does. :meth:`flush` applies everything left (end of a replay,
+or a quiet stream).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 from fraudlake.features.definitions import FeatureSet
 from fraudlake.stream_features.entity_stage import DEFAULT_GRACE_US, Element, EntityState
-from fraudlake.stream_features.events import Label, Transaction
+from fraudlake.stream_features.events import KnownFraud, Label, Transaction
 from fraudlake.stream_features.label_join import LabelJoinState, join_label, join_transaction
 from fraudlake.stream_features.plan import build_stages
 
@@ -24,11 +27,15 @@ class LocalFeatureEngine:
     def __init__(
         self,
         features: FeatureSet,
-        out_of_orderness_us: int = 0,
+        out_of_orderness_us: int | None = 0,
         grace_us: int = DEFAULT_GRACE_US,
+        on_fraud: Callable[[KnownFraud], None] = lambda fraud: None,
     ) -> None:
+        """``on_fraud`` sees each fraud once, when its label has met its transaction (the
+        moment the online store needs it)."""
         self.stages = build_stages(features, grace_us)
         self.out_of_orderness_us = out_of_orderness_us
+        self.on_fraud = on_fraud
         self._states: list[dict[str, EntityState]] = [defaultdict(EntityState) for _ in self.stages]
         self._waiting: list[set[str]] = [set() for _ in self.stages]
         self._joins: dict[int, LabelJoinState] = defaultdict(LabelJoinState)
@@ -58,16 +65,25 @@ class LocalFeatureEngine:
         """Apply everything still pending, whatever the watermark."""
         return self._advance(None)
 
+    def advance_to(self, watermark_us: int) -> list[Element]:
+        """Every event time at or before ``watermark_us`` is final; a watermark never goes
+        back, so an older one is ignored."""
+        if self._watermark is not None and watermark_us <= self._watermark:
+            return []
+        self._watermark = watermark_us
+        return self._advance(watermark_us)
+
     def _see(self, time_us: int) -> list[Element]:
+        if self.out_of_orderness_us is None:
+            return []
         if self._newest is None or time_us > self._newest:
             self._newest = time_us
-            watermark = time_us - self.out_of_orderness_us
-            if self._watermark is None or watermark > self._watermark:
-                self._watermark = watermark
-                return self._advance(watermark)
+            return self.advance_to(time_us - self.out_of_orderness_us)
         return []
 
     def _offer_fraud(self, element: Element) -> list[Element]:
+        assert element.fraud is not None
+        self.on_fraud(element.fraud)
         done: list[Element] = []
         for i, stage in enumerate(self.stages):
             if stage.takes_labels:
