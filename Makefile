@@ -34,10 +34,15 @@ lint: install ## ruff check, ruff format --check, mypy on src/
 test: lint ## Install, lint, and run every test
 	$(BIN)/pytest -q
 
-demo: install ## Bring the local stack up, run fraud_batch_pipeline through Airflow, show the results
+demo: install ## Stack up, fraud_batch_pipeline through Airflow, then a day of traffic through the Flink job
 	$(BIN)/fraudlake stack up
 	$(BIN)/fraudlake stack trigger fraud_batch_pipeline
 	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake summary
+	$(BIN)/fraudlake stack flink submit
+	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake online load-profiles \
+	  && $(BIN)/fraudlake replay --days 1 --rate 500 \
+	  && sleep 5 && $(BIN)/fraudlake online stats
+	$(BIN)/fraudlake stack flink status
 	$(BIN)/fraudlake stack status
 
 demo-embedded: install ## No server at all: the batch pipeline with `dvc repro` on the embedded lake

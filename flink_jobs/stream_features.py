@@ -4,7 +4,7 @@ A thin adapter over :mod:`fraudlake.stream_features` and :mod:`fraudlake.online`
 
 * Flink SQL reads both topics (JSON parsing, event time and watermarks run in the JVM;
   ``CURRENT_WATERMARK`` is not needed: late elements are handled per key, below);
-* every transaction is written to the Redis online store on arrival
+* every transaction is written to the Redis online store on arrival, by the first stage
   (:class:`~fraudlake.online.writer.OnlineStoreWriter`, idempotent, so the replay after
   a restore rewrites the same members);
 * labels are joined to their transactions keyed by transaction id
@@ -42,8 +42,8 @@ from pyflink.common import Configuration, Types
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream import (
     CheckpointingMode,
+    KeyedCoProcessFunction,
     KeyedProcessFunction,
-    MapFunction,
     RuntimeContext,
     StreamExecutionEnvironment,
     TimeDomain,
@@ -56,7 +56,7 @@ from pyflink.table import StreamTableEnvironment
 from fraudlake.features.definitions import load_feature_set
 from fraudlake.online.writer import OnlineStoreWriter
 from fraudlake.stream_features.entity_stage import Element, EntityStage, EntityState
-from fraudlake.stream_features.events import Label, Transaction, parse_ts
+from fraudlake.stream_features.events import KnownFraud, Label, Transaction, parse_ts
 from fraudlake.stream_features.label_join import LabelJoinState, join_label, join_transaction
 from fraudlake.stream_features.plan import build_stages, history_names
 from fraudlake.stream_features.rows import encode_row, feature_row
@@ -84,25 +84,9 @@ def label_of(row: Any) -> Label:
     return Label(row.transaction_id, row.is_fraud, reported, row.fraud_scenario or "")
 
 
-class WriteTransactions(MapFunction):  # type: ignore[misc]
-    """Row → Transaction, written to the online store on the way (on arrival)."""
-
-    def __init__(self, redis_url: str, defs: str) -> None:
-        self.redis_url, self.defs = redis_url, defs
-
-    def open(self, runtime_context: RuntimeContext) -> None:
-        stages = build_stages(load_feature_set(self.defs))
-        self.writer = OnlineStoreWriter(redis.Redis.from_url(self.redis_url), stages)
-
-    def map(self, value: Any) -> Transaction:
-        tx = transaction_of(value)
-        self.writer.write([tx])
-        return tx
-
-
-class JoinLabels(KeyedProcessFunction):  # type: ignore[misc]
-    """Keyed by transaction id: emits each fraud once, with its transaction, to the
-    label-window stages, and writes it to the online store."""
+class JoinLabels(KeyedCoProcessFunction):  # type: ignore[misc]
+    """Transaction rows and label rows, keyed by transaction id: emits each fraud once,
+    with its transaction, to the label-window stages, and writes it to the online store."""
 
     def __init__(self, redis_url: str, defs: str) -> None:
         self.redis_url, self.defs = redis_url, defs
@@ -115,19 +99,25 @@ class JoinLabels(KeyedProcessFunction):  # type: ignore[misc]
             ValueStateDescriptor("label_join", Types.PICKLED_BYTE_ARRAY())
         )
 
-    def process_element(self, value: Transaction | Label, ctx: Any) -> Iterable[Element]:
+    def process_element1(self, value: Any, ctx: Any) -> Iterable[Element]:
+        tx = transaction_of(value)
         state: LabelJoinState = self.state.value() or LabelJoinState()
-        if isinstance(value, Transaction):
-            fraud = join_transaction(state, value)
-            # Nothing can need this transaction once every label window has passed it.
-            ctx.timer_service().register_event_time_timer(value.event_us // MS + self.keep_ms)
-        else:
-            fraud = join_label(state, value)
-            ctx.timer_service().register_event_time_timer(value.reported_us // MS + self.keep_ms)
+        # Nothing can need this transaction once every label window has passed it.
+        ctx.timer_service().register_event_time_timer(tx.event_us // MS + self.keep_ms)
+        return self._joined(state, join_transaction(state, tx))
+
+    def process_element2(self, value: Any, ctx: Any) -> Iterable[Element]:
+        label = label_of(value)
+        state: LabelJoinState = self.state.value() or LabelJoinState()
+        ctx.timer_service().register_event_time_timer(label.reported_us // MS + self.keep_ms)
+        return self._joined(state, join_label(state, label))
+
+    def _joined(self, state: LabelJoinState, fraud: KnownFraud | None) -> list[Element]:
         self.state.update(state)
-        if fraud is not None:
-            self.writer.write(frauds=[fraud])
-            yield Element(fraud.reported_us, fraud=fraud)
+        if fraud is None:
+            return []
+        self.writer.write(frauds=[fraud])
+        return [Element(fraud.reported_us, fraud=fraud)]
 
     def on_timer(self, timestamp: int, ctx: Any) -> Iterable[Element]:
         state: LabelJoinState | None = self.state.value()
@@ -142,68 +132,99 @@ class JoinLabels(KeyedProcessFunction):  # type: ignore[misc]
 class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
     """One entity stage, keyed by the entity's key, its state in Flink state.
 
-    Elements wait for the watermark. A key whose elements wait while the watermark has not
-    moved for ``flush_after_ms`` of wall time (a quiet stream, the end of a replay) has
-    them applied anyway; while the watermark moves, or after a restore (it starts over),
-    the check is simply re-armed — flushing early would turn the elements of a lagging
-    partition into late ones."""
+    Elements wait for the watermark. A key whose elements wait while, for
+    ``flush_after_ms`` of wall time, the watermark has not moved and no element reached
+    this operator (a quiet stream, the end of a replay) has them applied anyway. While
+    elements flow or the watermark moves, or after a restore (it starts over), the check
+    is re-armed: under backpressure the watermark queues behind records, and flushing
+    then would turn the next elements into late ones."""
 
-    def __init__(self, defs: str, entity: str, flush_after_ms: int) -> None:
+    def __init__(
+        self,
+        defs: str,
+        entity: str,
+        flush_after_ms: int,
+        redis_url: str | None = None,
+        emit_rows: bool = False,
+    ) -> None:
+        """``redis_url``: this stage takes the source rows and writes each transaction
+        to the online store on arrival (the first stage). ``emit_rows``: it yields the
+        encoded feature rows instead of elements (the last stage). Fusing both here saves
+        two Python operators, each a Java↔Python hand-over per transaction."""
         self.defs, self.entity, self.flush_after_ms = defs, entity, flush_after_ms
+        self.redis_url, self.emit_rows = redis_url, emit_rows
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        stages = build_stages(load_feature_set(self.defs))
+        features = load_feature_set(self.defs)
+        stages = build_stages(features)
+        self.names = history_names(features)
         self.stage: EntityStage = next(s for s in stages if s.entity == self.entity)
+        self.writer = None
+        if self.redis_url is not None:
+            self.writer = OnlineStoreWriter(redis.Redis.from_url(self.redis_url), stages)
         self.state = runtime_context.get_state(
             ValueStateDescriptor(f"{self.entity}_state", Types.PICKLED_BYTE_ARRAY())
         )
-        # (when the flush check fires, the watermark when it was armed)
-        self.flush = runtime_context.get_state(
-            ValueStateDescriptor(f"{self.entity}_flush", Types.PICKLED_BYTE_ARRAY())
-        )
+        # Whether this operator is quiet: wall times of its newest element (any key) and
+        # of the last watermark move it saw. Not state: after a restore the stream flows
+        # again before a flush could be due, so both start at "now".
+        now = int(time.time() * 1000)
+        self.last_arrival_ms = now
+        self.watermark, self.watermark_moved_ms = -(2**63), now
 
-    def _arm_flush(self, timers: Any) -> None:
-        at = timers.current_processing_time() + self.flush_after_ms
-        timers.register_processing_time_timer(at)
-        self.flush.update((at, timers.current_watermark()))
+    def _out(self, done: list[Element]) -> Iterable[Element | str]:
+        if self.emit_rows:
+            return [encode_row(feature_row(e, self.names)).decode() for e in done]
+        return done
 
-    def process_element(self, value: Transaction | Element, ctx: Any) -> Iterable[Element]:
+    def _saw_watermark(self, watermark: int, now: int) -> None:
+        if watermark != self.watermark:
+            self.watermark, self.watermark_moved_ms = watermark, now
+
+    def process_element(self, value: Any, ctx: Any) -> Iterable[Element | str]:
         if isinstance(value, Element):
             element = value
         else:
-            element = Element(value.event_us, transaction=value)
+            tx = transaction_of(value)
+            if self.writer is not None:
+                self.writer.write([tx])
+            element = Element(tx.event_us, transaction=tx)
+        timers = ctx.timer_service()
+        self.last_arrival_ms = timers.current_processing_time()
         state: EntityState = self.state.value() or EntityState()
+        was_waiting = bool(state.pending)
         done = self.stage.offer(state, element)
         if state.pending:
-            ctx.timer_service().register_event_time_timer(element.time_us // MS)
-            if self.flush.value() is None:
-                self._arm_flush(ctx.timer_service())
+            timers.register_event_time_timer(element.time_us // MS)
+            if not was_waiting:  # the key starts waiting: check it for a quiet stream later
+                timers.register_processing_time_timer(self.last_arrival_ms + self.flush_after_ms)
         self.state.update(state)
-        yield from done
+        yield from self._out(done)
 
-    def on_timer(self, timestamp: int, ctx: Any) -> Iterable[Element]:
-        state: EntityState | None = self.state.value()
-        if state is None:
-            return
+    def on_timer(self, timestamp: int, ctx: Any) -> Iterable[Element | str]:
         timers = ctx.timer_service()
-        flush = self.flush.value()
+        watermark = timers.current_watermark()
         if ctx.time_domain() == TimeDomain.PROCESSING_TIME:
-            if flush is None or timestamp != flush[0]:
+            self._saw_watermark(watermark, timestamp)
+            state: EntityState | None = self.state.value()
+            if state is None or not state.pending:
                 return
-            if timers.current_watermark() != flush[1]:
-                self._arm_flush(timers)  # the stream moves: the watermark will come
+            quiet = min(timestamp - self.last_arrival_ms, timestamp - self.watermark_moved_ms)
+            if quiet < self.flush_after_ms:
+                # The stream moves: the watermark will come. Look again later.
+                timers.register_processing_time_timer(timestamp + self.flush_after_ms - quiet)
                 return
-            self.flush.clear()
             done = self.stage.advance(state, None)
         else:
+            self._saw_watermark(watermark, timers.current_processing_time())
+            state = self.state.value()
+            if state is None:
+                return
             # Watermark W (ms) means no element with a timestamp ≤ W follows: every event
             # time below (W + 1) ms is final.
-            done = self.stage.advance(state, timers.current_watermark() * MS + (MS - 1))
-            if not state.pending and flush is not None:
-                timers.delete_processing_time_timer(flush[0])
-                self.flush.clear()
+            done = self.stage.advance(state, watermark * MS + (MS - 1))
         self.state.update(state)
-        yield from done
+        yield from self._out(done)
 
 
 def _interval(ms: int) -> str:
@@ -284,31 +305,32 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
     )
     features = load_feature_set(args.feature_defs)
     stages = build_stages(features)
-    names = history_names(features)
 
-    transactions = tx_rows.map(WriteTransactions(args.redis_url, args.feature_defs)).name(
-        "online store: transactions"
-    )
-    labels = label_rows.map(label_of).name("labels")
     frauds = (
-        transactions.union(labels)
-        .key_by(lambda e: e.transaction_id)
+        tx_rows.connect(label_rows)
+        .key_by(lambda row: row.transaction_id, lambda row: row.transaction_id)
         .process(JoinLabels(args.redis_url, args.feature_defs))
         .name("join labels to transactions")
     )
 
-    stream: Any = transactions
-    for stage in stages:
+    stream: Any = tx_rows
+    for i, stage in enumerate(stages):
         if stage.takes_labels:
             stream = stream.union(frauds)
+        last = i == len(stages) - 1
+        apply = ApplyStage(
+            args.feature_defs,
+            stage.entity,
+            args.flush_after_ms,
+            redis_url=args.redis_url if i == 0 else None,
+            emit_rows=last,
+        )
         stream = (
             stream.key_by(_key_selector(stage))
-            .process(ApplyStage(args.feature_defs, stage.entity, args.flush_after_ms))
-            .name(f"{stage.entity} features")
+            .process(apply, output_type=Types.STRING() if last else None)
+            .name(f"{stage.entity} features" + (" (+ online store)" if i == 0 else ""))
         )
-    rows = stream.map(
-        lambda e: encode_row(feature_row(e, names)).decode(), output_type=Types.STRING()
-    ).name("feature rows")
+    rows = stream
     sink = (
         KafkaSink.builder()
         .set_bootstrap_servers(args.bootstrap)
@@ -328,10 +350,11 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
 
 
 def _key_selector(stage: EntityStage) -> Any:
-    def key(element: Transaction | Element) -> str:
-        if isinstance(element, Transaction):
-            return element.key(stage.keys)
-        return stage.key_of(element)
+    def key(element: Any) -> str:
+        if isinstance(element, Element):
+            return stage.key_of(element)
+        # A source row or a Transaction: the same fields by name.
+        return "|".join(str(getattr(element, f)) for f in stage.keys)
 
     return key
 
@@ -361,10 +384,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--flush-after-ms",
         type=int,
         default=30_000,
-        help="wall time the watermark must stand still before waiting elements are applied"
-        " anyway (the end of a replay, a quiet stream); keep it above --idle-timeout-ms",
+        help="wall time without a new element or watermark before waiting elements are"
+        " applied anyway (the end of a replay, a quiet stream); keep it above"
+        " --idle-timeout-ms",
     )
     parser.add_argument("--checkpoint-interval-ms", type=int, default=5000)
+    parser.add_argument(
+        "--buffer-timeout-ms",
+        type=int,
+        default=10,
+        help="longest a network buffer waits to fill before it is sent (Flink's default: 100)",
+    )
+    parser.add_argument(
+        "--bundle-time-ms",
+        type=int,
+        default=100,
+        help="longest a Python operator collects elements before passing results on"
+        " (PyFlink's default: 1000)",
+    )
     parser.add_argument("--parallelism", type=int, default=1)
     parser.add_argument(
         "--jar", action="append", default=[], help="a connector jar for the client and the job"
@@ -379,10 +416,13 @@ def main(argv: list[str] | None = None) -> None:
     # Thread mode runs the Python functions inside the TaskManager JVM (pemja): several
     # times the throughput of the default process mode for stateful functions.
     config.set_string("python.execution-mode", "thread")
+    # Python operators hand results on per bundle: a short bundle keeps the lag low.
+    config.set_string("python.fn-execution.bundle.time", str(args.bundle_time_ms))
     env = StreamExecutionEnvironment.get_execution_environment(config)
     if args.jar:
         env.add_jars(*[f"file://{j}" for j in args.jar])
     env.set_parallelism(args.parallelism)
+    env.set_buffer_timeout(args.buffer_timeout_ms)
     env.enable_checkpointing(args.checkpoint_interval_ms, CheckpointingMode.EXACTLY_ONCE)
     build(env, args)
     print(json.dumps({"job": args.job_name, "submitted_at": time.time()}), flush=True)

@@ -12,26 +12,13 @@ from pathlib import Path
 
 import redis
 
-from fraudlake.stack.config import RedisConfig, StackConfig
+from fraudlake.stack.config import RedisConfig, StackConfig, offset_ports_env
 from fraudlake.stack.process import ProcessTable
 from fraudlake.stack.redis_store import RedisService
 from fraudlake.stack.service import Service
 
 HEALTH_TIMEOUT = 90.0
-#: Stack config sections that have ports.
-PORT_SECTIONS = ("s3", "kafka", "postgres", "redis", "mlflow", "airflow", "flink")
-
-
-def offset_ports_env(offset: int) -> dict[str, str]:
-    """``FRAUDLAKE_STACK_<SECTION>__<PORT>`` overrides moving every default port of the
-    stack by ``offset``, so a test stack leaves a developer's running one alone."""
-    defaults = StackConfig.model_construct()  # no file, no env: the built-in ports
-    env: dict[str, str] = {}
-    for section in PORT_SECTIONS:
-        for key, value in getattr(defaults, section).model_dump().items():
-            if key.endswith("port"):
-                env[f"FRAUDLAKE_STACK_{section.upper()}__{key.upper()}"] = str(value + offset)
-    return env
+__all__ = ["offset_ports_env"]
 
 
 def stack_processes(state_dir: Path) -> list[str]:

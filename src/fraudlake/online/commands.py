@@ -48,3 +48,40 @@ def load_profiles_cmd(
     finally:
         client.close()
     console.print(f"wrote {written} customer profiles to {url}")
+
+
+@online_app.command("stats")
+def stats_cmd(
+    redis_url: Annotated[
+        str | None,
+        typer.Option(help="Redis URL (default: $FRAUDLAKE_REDIS_URL, else the stack's)."),
+    ] = None,
+) -> None:
+    """What the online store holds: per entity the keys, transactions and known frauds
+    kept for the windows, the customer profiles, and the newest transaction's time."""
+    import datetime as dt
+
+    import redis
+    from rich.table import Table
+
+    from fraudlake.online.inventory import take_inventory
+
+    url = redis_url or os.environ.get("FRAUDLAKE_REDIS_URL") or DEFAULT_REDIS_URL
+    client = redis.Redis.from_url(url)
+    try:
+        found = take_inventory(client)
+    except redis.RedisError as exc:
+        console.print(f"[red]cannot read Redis at {url}[/red]: {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        client.close()
+    table = Table("entity", "keys", "transactions", "known frauds", title=f"online store {url}")
+    for entity, counts in sorted(found.entities.items()):
+        table.add_row(entity, f"{counts.keys:,}", f"{counts.transactions:,}", f"{counts.frauds:,}")
+    Console().print(table)
+    newest = (
+        dt.datetime.fromtimestamp(found.newest_us / 1e6, dt.UTC).isoformat()
+        if found.newest_us is not None
+        else "none"
+    )
+    Console().print(f"customer profiles: {found.profiles:,}; newest transaction: {newest}")

@@ -187,3 +187,19 @@ class StackConfig(BaseSettings):
 def load_stack_config() -> StackConfig:
     """The configuration from ``infra/stack.yaml`` and the environment."""
     return StackConfig()
+
+
+#: Stack config sections that have ports.
+PORT_SECTIONS = ("s3", "kafka", "postgres", "redis", "mlflow", "airflow", "flink")
+
+
+def offset_ports_env(offset: int) -> dict[str, str]:
+    """``FRAUDLAKE_STACK_<SECTION>__<PORT>`` overrides moving every default port of the
+    stack by ``offset``: a second stack (tests, benchmarks) beside a developer's own."""
+    defaults = StackConfig.model_construct()  # no file, no env: the built-in ports
+    env: dict[str, str] = {}
+    for section in PORT_SECTIONS:
+        for key, value in getattr(defaults, section).model_dump().items():
+            if key.endswith("port"):
+                env[f"FRAUDLAKE_STACK_{section.upper()}__{key.upper()}"] = str(value + offset)
+    return env

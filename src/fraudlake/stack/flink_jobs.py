@@ -121,33 +121,45 @@ class FlinkJobs:
         running = self.active()
         if running is not None:
             return running, None
-        root = install_root()
-        home = flink_home(root)
         checkpoint = self.latest_retained_checkpoint() if resume else None
-        argv = ["bash", str(home / "bin" / "flink"), "run", "-d"]
+        args = [
+            *("--redis-url", self.config.redis_url),
+            *("--feature-defs", str(_project() / "feature_defs")),
+            "--checkpoint-interval-ms",
+            str(round(self.config.flink.checkpoint_interval_s * 1000)),
+            *(extra_args or []),
+        ]
+        job = self.submit_python_job("stream_features.py", FEATURES_JOB, args, checkpoint, timeout)
+        assert job is not None
+        return job, checkpoint
+
+    def submit_python_job(
+        self,
+        script: str,
+        name: str,
+        args: list[str],
+        checkpoint: Path | None = None,
+        timeout: float = 180.0,
+        wait: bool = True,
+    ) -> JobStatus | None:
+        """``flink run -d -py flink_jobs/<script>`` with the PyFlink environment, the
+        project's ``src`` and the connector jars, ``--bootstrap`` and ``--job-name``
+        given; returns the job's status once RUNNING (``wait``), else None once the
+        client has submitted it (a bounded job may finish before it could be seen)."""
+        root = install_root()
+        argv = ["bash", str(flink_home(root) / "bin" / "flink"), "run", "-d"]
         if checkpoint is not None:
             argv += ["-s", str(checkpoint)]
         argv += [
-            "-py",
-            str(root / "flink_jobs" / "stream_features.py"),
-            "-pyexec",
-            str(root / FLINK_VENV / "bin" / "python"),
-            "-pyfs",
-            str(root / "src"),
-            "--bootstrap",
-            self.config.kafka_bootstrap,
-            "--redis-url",
-            self.config.redis_url,
-            "--feature-defs",
-            str(_project() / "feature_defs"),
-            "--checkpoint-interval-ms",
-            str(round(self.config.flink.checkpoint_interval_s * 1000)),
-            "--job-name",
-            FEATURES_JOB,
+            *("-py", str(root / "flink_jobs" / script)),
+            *("-pyexec", str(root / FLINK_VENV / "bin" / "python")),
+            *("-pyfs", str(root / "src")),
+            *("--bootstrap", self.config.kafka_bootstrap),
+            *("--job-name", name),
             # The client plans the SQL sources too: the connector must be on its class
             # path, not only in the job's pipeline.jars.
             *[arg for jar in connector_jars(root) for arg in ("--jar", str(jar))],
-            *(extra_args or []),
+            *args,
         ]
         log = self.service.log_dir / "submit.log"
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +178,7 @@ class FlinkJobs:
                 f"`flink run` failed (exit {result.returncode}): {_cause(log.read_text())}; "
                 f"the whole output is in {log}"
             )
-        return self.wait_running(timeout=timeout), checkpoint
+        return self.wait_running(name, timeout=timeout) if wait else None
 
     def wait_running(self, name: str = FEATURES_JOB, timeout: float = 180.0) -> JobStatus:
         """Wait until the job is RUNNING (every task deployed)."""

@@ -80,7 +80,7 @@ class ConsumerOptions:
     features_topic: str = "features"
     out_of_orderness_ms: int = 5000
     idle_timeout_ms: int = 10_000
-    #: Wall time the watermark must stand still before waiting elements are applied anyway.
+    #: Wall time without a record or a watermark move before waiting elements are applied.
     flush_after_ms: int = 30_000
     max_poll_records: int = 2000
 
@@ -189,10 +189,13 @@ def run_consumer(
                 writer.write(transactions, frauds)  # on arrival, before the watermark
                 frauds.clear()
             watermark = watermarks.current(now)
+            if batch:
+                still_since = now
             if watermark is not None and watermark != last_watermark:
                 last_watermark, still_since = watermark, now
                 done += engine.advance_to(watermark)
             elif now - still_since >= options.flush_after_ms / 1000:
+                # Quiet: no record and no watermark move for that long (as the Flink job).
                 done += engine.flush()
                 still_since = now
             publish(done)
