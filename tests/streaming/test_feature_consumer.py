@@ -129,3 +129,19 @@ def test_consumer_rows_and_online_vectors_equal_batch(
     assert not [
         n for n in names if not np.isclose(vector[n], want[last.transaction_id][n], atol=1e-9)
     ]
+
+
+def test_command_names_a_missing_topic(kafka_bootstrap: str) -> None:
+    from typer.testing import CliRunner
+
+    from fraudlake.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            *("stream", "features", "--bootstrap", kafka_bootstrap),
+            *("--redis-url", "redis://127.0.0.1:1/0", "--transactions-topic", "no-such-topic"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "'no-such-topic' does not exist" in result.output

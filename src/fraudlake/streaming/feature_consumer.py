@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import redis
@@ -133,77 +134,78 @@ def run_consumer(
     watermarks = PartitionWatermarks(
         options.out_of_orderness_ms * 1000, options.idle_timeout_ms / 1000
     )
-    consumer = KafkaConsumer(
-        bootstrap_servers=options.bootstrap,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-        max_poll_records=options.max_poll_records,
-        client_id="fraudlake-feature-consumer",
-    )
-    producer = KafkaProducer(
-        bootstrap_servers=options.bootstrap,
-        acks="all",
-        linger_ms=5,
-        client_id="fraudlake-feature-consumer",
-    )
-    topics: dict[str, type[Transaction] | type[Label]] = {
-        options.transactions_topic: Transaction,
-        options.labels_topic: Label,
-    }
-    partitions = _assign_all(consumer, list(topics))
+    with ExitStack() as cleanup:
+        consumer = KafkaConsumer(
+            bootstrap_servers=options.bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            max_poll_records=options.max_poll_records,
+            client_id="fraudlake-feature-consumer",
+        )
+        cleanup.callback(consumer.close)
+        cleanup.callback(writer.client.close)
+        producer = KafkaProducer(
+            bootstrap_servers=options.bootstrap,
+            acks="all",
+            linger_ms=5,
+            client_id="fraudlake-feature-consumer",
+        )
+        cleanup.callback(producer.close, timeout=10)
+        topics: dict[str, type[Transaction] | type[Label]] = {
+            options.transactions_topic: Transaction,
+            options.labels_topic: Label,
+        }
+        partitions = _assign_all(consumer, list(topics))
 
-    def publish(done: list[Element]) -> None:
-        for element in done:
-            row = feature_row(element, names)
-            result.late += bool(row["late"])
-            producer.send(options.features_topic, encode_row(row))
-        result.rows += len(done)
+        def publish(done: list[Element]) -> None:
+            for element in done:
+                row = feature_row(element, names)
+                result.late += bool(row["late"])
+                producer.send(options.features_topic, encode_row(row))
+            result.rows += len(done)
 
-    started = time.monotonic()
-    still_since = started
-    last_watermark: int | None = None
-    try:
-        while not should_stop(result):
-            batch = consumer.poll(timeout_ms=100)
-            now = time.monotonic()
-            watermarks.assign(partitions, now)
-            transactions: list[Transaction] = []
-            done: list[Element] = []
-            for tp, records in batch.items():
-                for record in records:
-                    try:
-                        event = topics[tp.topic].from_json(record.value)
-                    except EventError as exc:
-                        result.invalid += 1
-                        log.warning("skipped %s offset %d: %s", tp, record.offset, exc)
-                        continue
-                    watermarks.see(tp, _event_time(event), now)
-                    if isinstance(event, Transaction):
-                        transactions.append(event)
-                        result.transactions += 1
-                        done += engine.add_transaction(event)
-                    else:
-                        result.labels += 1
-                        done += engine.add_label(event)
-            if transactions or frauds:
-                writer.write(transactions, frauds)  # on arrival, before the watermark
-                frauds.clear()
-            watermark = watermarks.current(now)
-            if batch:
-                still_since = now
-            if watermark is not None and watermark != last_watermark:
-                last_watermark, still_since = watermark, now
-                done += engine.advance_to(watermark)
-            elif now - still_since >= options.flush_after_ms / 1000:
-                # Quiet: no record and no watermark move for that long (as the Flink job).
-                done += engine.flush()
-                still_since = now
-            publish(done)
-        publish(engine.flush())
-        producer.flush(timeout=60)
-    finally:
-        result.seconds = time.monotonic() - started
-        producer.close(timeout=10)
-        consumer.close()
-        writer.client.close()
+        started = time.monotonic()
+        still_since = started
+        last_watermark: int | None = None
+        try:
+            while not should_stop(result):
+                batch = consumer.poll(timeout_ms=100)
+                now = time.monotonic()
+                watermarks.assign(partitions, now)
+                transactions: list[Transaction] = []
+                done: list[Element] = []
+                for tp, records in batch.items():
+                    for record in records:
+                        try:
+                            event = topics[tp.topic].from_json(record.value)
+                        except EventError as exc:
+                            result.invalid += 1
+                            log.warning("skipped %s offset %d: %s", tp, record.offset, exc)
+                            continue
+                        watermarks.see(tp, _event_time(event), now)
+                        if isinstance(event, Transaction):
+                            transactions.append(event)
+                            result.transactions += 1
+                            done += engine.add_transaction(event)
+                        else:
+                            result.labels += 1
+                            done += engine.add_label(event)
+                if transactions or frauds:
+                    writer.write(transactions, frauds)  # on arrival, before the watermark
+                    frauds.clear()
+                watermark = watermarks.current(now)
+                if batch:
+                    still_since = now
+                if watermark is not None and watermark != last_watermark:
+                    last_watermark, still_since = watermark, now
+                    done += engine.advance_to(watermark)
+                elif now - still_since >= options.flush_after_ms / 1000:
+                    # Quiet: no record and no watermark move for that long (as the Flink job).
+                    done += engine.flush()
+                    still_since = now
+                publish(done)
+            publish(engine.flush())
+            producer.flush(timeout=60)
+        finally:
+            result.seconds = time.monotonic() - started
     return result

@@ -26,9 +26,15 @@ def features_cmd(
     feature_defs: Annotated[Path, typer.Option(help="The feature_defs/ folder.")] = Path(
         "feature_defs"
     ),
-    transactions_topic: Annotated[str, typer.Option()] = "transactions",
-    labels_topic: Annotated[str, typer.Option()] = "labels",
-    features_topic: Annotated[str, typer.Option()] = "features",
+    transactions_topic: Annotated[
+        str, typer.Option(help="Topic `fraudlake replay` writes transactions to.")
+    ] = "transactions",
+    labels_topic: Annotated[
+        str, typer.Option(help="Topic of the investigation labels.")
+    ] = "labels",
+    features_topic: Annotated[
+        str, typer.Option(help="Topic for one feature row per transaction.")
+    ] = "features",
     out_of_orderness_ms: Annotated[
         int, typer.Option(min=0, help="Watermark bound, as the Flink job's.")
     ] = 5000,
