@@ -19,7 +19,6 @@ their own ports (+500) and state folder, and stopped at the end.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -45,9 +44,9 @@ from fraudlake.online.layout import DEFAULT_PREFIX, transaction_member, transact
 from fraudlake.params import SimulateParams
 from fraudlake.privacy import pseudonymise_transactions
 from fraudlake.simulation import simulate
-from fraudlake.stack.config import StackConfig, offset_ports_env
+from fraudlake.stack.config import StackConfig
 from fraudlake.stack.flink_jobs import FlinkJobs
-from fraudlake.stack.manager import Stack
+from fraudlake.stack.scratch import scratch_stack
 from fraudlake.stream_features.events import Label, Transaction
 from fraudlake.stream_features.plan import build_stages, history_names
 from fraudlake.streaming.replay import merged_events, publish
@@ -315,24 +314,10 @@ def differing_values(a: dict[int, dict], b: dict[int, dict], names: list[str]) -
 @contextmanager
 def bench_stack() -> Iterator[StackConfig]:
     root = Path(tempfile.mkdtemp(prefix="fraudlake-bench-"))
-    env = {
-        **offset_ports_env(500),
-        "FRAUDLAKE_STACK_STATE_DIR": str(root / "state"),
-        "FRAUDLAKE_STACK_CONFIG": str(REPO / "infra" / "stack.yaml"),
-    }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    stack = Stack(StackConfig())
     try:
-        stack.up(SERVICES)
-        yield stack.config
+        with scratch_stack(root, 500, SERVICES) as stack:
+            yield stack.config
     finally:
-        stack.down(SERVICES)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -15,23 +15,11 @@ import redis
 from fraudlake.stack.config import RedisConfig, StackConfig, offset_ports_env
 from fraudlake.stack.process import ProcessTable
 from fraudlake.stack.redis_store import RedisService
+from fraudlake.stack.scratch import processes_mentioning as stack_processes
 from fraudlake.stack.service import Service
 
 HEALTH_TIMEOUT = 90.0
-__all__ = ["offset_ports_env"]
-
-
-def stack_processes(state_dir: Path) -> list[str]:
-    """Command lines of live processes that mention ``state_dir`` (ours, by construction)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(state_dir) in text:
-            found.append(text.strip())
-    return found
+__all__ = ["offset_ports_env", "stack_processes"]
 
 
 def free_ports(count: int) -> list[int]:

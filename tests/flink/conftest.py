@@ -15,10 +15,9 @@ import pytest
 import redis
 
 from fraudlake.features.definitions import FeatureSet, load_feature_set
-from fraudlake.stack.config import StackConfig
 from fraudlake.stack.manager import Stack
+from fraudlake.stack.scratch import scratch_stack
 from tests.flink.stream_run import Topics
-from tests.services import offset_ports_env, stack_processes
 from tests.streaming.conftest import create_topic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,30 +34,16 @@ def project_features() -> FeatureSet:
 def stream_stack() -> Iterator[Stack]:
     root = Path(tempfile.mkdtemp(prefix="fraudlake-flink-"))
     env = {
-        **offset_ports_env(300),
-        "FRAUDLAKE_STACK_STATE_DIR": str(root / "state"),
-        "FRAUDLAKE_STACK_CONFIG": str(REPO / "infra" / "stack.yaml"),
         # Two partitions: watermarks and ordering are per partition, as in production.
         "FRAUDLAKE_STACK_KAFKA__PARTITIONS": "2",
         "FRAUDLAKE_STACK_FLINK__CHECKPOINT_INTERVAL_S": "2",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    stack = Stack(StackConfig())
     try:
-        stack.up(SERVICES)
-        yield stack
+        with scratch_stack(root, 300, SERVICES, env) as stack:
+            yield stack
     finally:
-        stack.down(SERVICES)
-        leftovers = stack_processes(stack.config.resolved_state_dir)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if not os.environ.get("FRAUDLAKE_KEEP_TEST_STACK"):
             shutil.rmtree(root, ignore_errors=True)
-        assert not leftovers, f"processes left after stack down: {leftovers}"
 
 
 @pytest.fixture

@@ -31,6 +31,11 @@ pytestmark = pytest.mark.slow
 
 #: Events per second while the failure happens: the stream is mid-way, not done.
 RATE = 120.0
+#: Longer than the outage (a broker restart under load took ~20 s): with the default
+#: 10 s every partition turns idle meanwhile, the first one back moves the watermark
+#: alone, and in this replay (hours of event time per second) the other's records come
+#: late. The quiet-stream flush likewise must not fire during the outage.
+OUTAGE_ARGS = ["--idle-timeout-ms", "60000", "--flush-after-ms", "60000"]
 
 
 def _survives(
@@ -41,9 +46,7 @@ def _survives(
     want = batch_rows(tx, customers, labels, features)
     events = time_ordered(tx, labels)
     with FlinkJobs(config) as jobs:
-        job, _ = jobs.submit_features_job(
-            resume=False, extra_args=[*topics.job_args, "--flush-after-ms", "20000"]
-        )
+        job, _ = jobs.submit_features_job(resume=False, extra_args=[*topics.job_args, *OUTAGE_ARGS])
         try:
             errors: list[BaseException] = []
 

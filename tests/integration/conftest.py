@@ -24,8 +24,8 @@ from fraudlake.stack.airflow import AirflowService
 from fraudlake.stack.airflow_client import AirflowClient
 from fraudlake.stack.config import StackConfig
 from fraudlake.stack.manager import Stack
+from fraudlake.stack.scratch import scratch_stack
 from tests.pipeline.conftest import small_params
-from tests.services import offset_ports_env, stack_processes
 
 REPO = Path(__file__).resolve().parents[2]
 #: Added to every default port so a developer's running stack is left alone.
@@ -81,31 +81,16 @@ def live_stack() -> Iterator[StackUnderTest]:
     root.chmod(0o755)
     project = _make_project(root)
     env = {
-        **offset_ports_env(PORT_OFFSET),
-        "FRAUDLAKE_STACK_STATE_DIR": str(root / "state"),
-        "FRAUDLAKE_STACK_CONFIG": str(REPO / "infra" / "stack.yaml"),
         "FRAUDLAKE_PROJECT_ROOT": str(project),
         # Only the tests' own runs: a scheduled fraud_stream_to_lake run would race them.
         "FRAUDLAKE_STACK_AIRFLOW__RUN_SCHEDULES": "false",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    config = StackConfig()
-    stack = Stack(config)
     try:
-        stack.up()
-        yield StackUnderTest(stack, project)
+        with scratch_stack(root, PORT_OFFSET, env=env) as stack:
+            yield StackUnderTest(stack, project)
     finally:
-        stack.down()
-        leftovers = stack_processes(config.resolved_state_dir)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if not os.environ.get("FRAUDLAKE_KEEP_TEST_STACK"):  # keep it to read the logs
             shutil.rmtree(root, ignore_errors=True)
-        assert not leftovers, f"processes left after stack down: {leftovers}"
 
 
 @pytest.fixture
