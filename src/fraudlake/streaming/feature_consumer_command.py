@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from fraudlake.online.commands import DEFAULT_REDIS_URL, RedisUrlOption
 
 console = Console(stderr=True)
 
@@ -19,10 +20,7 @@ def features_cmd(
         str | None,
         typer.Option(help="Kafka bootstrap servers (default: $FRAUDLAKE_KAFKA_BOOTSTRAP)."),
     ] = None,
-    redis_url: Annotated[
-        str | None,
-        typer.Option(help="Redis URL (default: $FRAUDLAKE_REDIS_URL, else the stack's)."),
-    ] = None,
+    redis_url: RedisUrlOption = DEFAULT_REDIS_URL,
     feature_defs: Annotated[Path, typer.Option(help="The feature_defs/ folder.")] = Path(
         "feature_defs"
     ),
@@ -55,13 +53,12 @@ def features_cmd(
     run the Flink job (`fraudlake stack flink submit`). Ctrl-C (or SIGTERM) stops it after
     publishing what waits; the counts are printed as JSON on stdout."""
     from fraudlake.features.definitions import load_feature_set
-    from fraudlake.online.commands import DEFAULT_REDIS_URL
     from fraudlake.streaming.feature_consumer import ConsumerOptions, run_consumer
     from fraudlake.streaming.kafka_to_lake import kafka_bootstrap
 
     options = ConsumerOptions(
         bootstrap=bootstrap or kafka_bootstrap(),
-        redis_url=redis_url or os.environ.get("FRAUDLAKE_REDIS_URL") or DEFAULT_REDIS_URL,
+        redis_url=redis_url,
         transactions_topic=transactions_topic,
         labels_topic=labels_topic,
         features_topic=features_topic,
