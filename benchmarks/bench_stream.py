@@ -19,6 +19,7 @@ their own ports (+500) and state folder, and stopped at the end.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -143,8 +144,6 @@ def events_of(days: int) -> list[Transaction | Label]:
 
 def read_rows(bootstrap: str, topic: str, expected: int, timeout: float) -> list[tuple[int, dict]]:
     """(append time ms, row) of ``topic`` once ``expected`` distinct rows are committed."""
-    import json
-
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,

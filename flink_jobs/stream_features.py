@@ -190,7 +190,9 @@ class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
                 self.writer.write([tx])
             element = Element(tx.event_us, transaction=tx)
         timers = ctx.timer_service()
-        self.last_arrival_ms = timers.current_processing_time()
+        # Python's clock, not a Java call per element: Flink's processing time is the
+        # same wall clock in epoch milliseconds.
+        self.last_arrival_ms = int(time.time() * 1000)
         state: EntityState = self.state.value() or EntityState()
         was_waiting = bool(state.pending)
         done = self.stage.offer(state, element)

@@ -14,20 +14,16 @@ from kafka import KafkaConsumer
 from fraudlake.features.batch import compute_features
 from fraudlake.features.definitions import FeatureSet
 from fraudlake.stack.config import StackConfig
-from fraudlake.stream_features.events import Label, Transaction
+from fraudlake.stream_features.events import Label, Transaction, stream_time
 from fraudlake.streaming.replay import publish
 
 Event = Transaction | Label
 
 
-def event_time(event: Event) -> int:
-    return event.event_us if isinstance(event, Transaction) else event.reported_us
-
-
 def time_ordered(tx: pa.Table, labels: pa.Table) -> list[Event]:
     events: list[Event] = [Transaction.from_row(r) for r in tx.to_pylist()]
     events += [Label.from_row(r) for r in labels.to_pylist()]
-    return sorted(events, key=event_time)
+    return sorted(events, key=stream_time)
 
 
 def batch_rows(

@@ -15,14 +15,13 @@ from fraudlake.online.profiles import write_profiles
 from fraudlake.online.reader import OnlineFeatureReader
 from fraudlake.stack.flink_jobs import FlinkJobs
 from fraudlake.stack.manager import Stack
-from fraudlake.stream_features.events import Transaction
+from fraudlake.stream_features.events import Transaction, stream_time
 from fraudlake.stream_features.plan import history_names
 from tests.features.data import random_dataset
 from tests.flink.stream_run import (
     Topics,
     batch_rows,
     collect_features,
-    event_time,
     mismatches,
     redis_client,
     send,
@@ -53,7 +52,7 @@ def test_flink_features_equal_batch(
     # Every other event arrives up to the bound after its time: shuffled, never by more.
     rng = np.random.default_rng(11)
     jitter = {id(e): int(rng.integers(0, BOUND_MS * 1000)) for e in ordered}
-    feed = sorted(ordered, key=lambda e: event_time(e) + jitter[id(e)])
+    feed = sorted(ordered, key=lambda e: stream_time(e) + jitter[id(e)])
     assert feed != ordered
     send(config, [*feed, late], topics=topics)
 

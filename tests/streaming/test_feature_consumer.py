@@ -16,7 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from fraudlake.features.definitions import FeatureSet, load_feature_set
 from fraudlake.online.profiles import write_profiles
 from fraudlake.online.reader import OnlineFeatureReader
-from fraudlake.stream_features.events import Transaction
+from fraudlake.stream_features.events import Transaction, stream_time
 from fraudlake.stream_features.plan import history_names
 from fraudlake.streaming.feature_consumer import (
     ConsumerOptions,
@@ -25,7 +25,7 @@ from fraudlake.streaming.feature_consumer import (
 )
 from fraudlake.streaming.replay import publish
 from tests.features.data import random_dataset
-from tests.flink.stream_run import batch_rows, event_time, mismatches, time_ordered
+from tests.flink.stream_run import batch_rows, mismatches, time_ordered
 from tests.services import running_redis
 from tests.streaming.conftest import create_topic
 
@@ -85,7 +85,7 @@ def test_consumer_rows_and_online_vectors_equal_batch(
     ordered = time_ordered(tx, labels)
     rng = np.random.default_rng(3)
     jitter = {id(e): int(rng.integers(0, BOUND_MS * 1000)) for e in ordered}
-    feed = sorted(ordered, key=lambda e: event_time(e) + jitter[id(e)])
+    feed = sorted(ordered, key=lambda e: stream_time(e) + jitter[id(e)])
     topics = [create_topic(kafka_bootstrap) for _ in range(3)]
     publish(iter(feed), kafka_bootstrap, transactions_topic=topics[0], labels_topic=topics[1])
     # Garbage on both topics is counted and skipped, not fatal.

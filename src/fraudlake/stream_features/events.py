@@ -212,6 +212,12 @@ class Label:
         return cls(tid, fraud, parse_ts(reported, "reported_at"), str(scenario))
 
 
+def stream_time(event: Transaction | Label) -> int:
+    """Where an event sits in the stream's event time (microseconds): a transaction at
+    its event time, a label at its report time (what watermarks and replay order use)."""
+    return event.event_us if isinstance(event, Transaction) else event.reported_us
+
+
 @dataclass(frozen=True, slots=True)
 class KnownFraud:
     """A fraud label joined to its transaction: what a label window needs to count it."""

@@ -26,7 +26,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from fraudlake.features.definitions import FeatureSet
 from fraudlake.online.writer import OnlineStoreWriter
 from fraudlake.stream_features.entity_stage import Element
-from fraudlake.stream_features.events import EventError, KnownFraud, Label, Transaction
+from fraudlake.stream_features.events import (
+    EventError,
+    KnownFraud,
+    Label,
+    Transaction,
+    stream_time,
+)
 from fraudlake.stream_features.local_engine import LocalFeatureEngine
 from fraudlake.stream_features.plan import history_names
 from fraudlake.stream_features.rows import encode_row, feature_row
@@ -95,10 +101,6 @@ class ConsumerResult:
     late: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-
-
-def _event_time(event: Transaction | Label) -> int:
-    return event.event_us if isinstance(event, Transaction) else event.reported_us
 
 
 def _assign_all(consumer: KafkaConsumer, topics: list[str]) -> set[TopicPartition]:
@@ -182,7 +184,7 @@ def run_consumer(
                             result.invalid += 1
                             log.warning("skipped %s offset %d: %s", tp, record.offset, exc)
                             continue
-                        watermarks.see(tp, _event_time(event), now)
+                        watermarks.see(tp, stream_time(event), now)
                         if isinstance(event, Transaction):
                             transactions.append(event)
                             result.transactions += 1
