@@ -27,8 +27,8 @@ install: $(UV) ## Python environments from the locks, stack packages, Kafka and 
 	bash infra/flink/install.sh
 
 lint: install ## ruff check, ruff format --check, mypy on src/
-	$(BIN)/ruff check src tests benchmarks dags flink_jobs
-	$(BIN)/ruff format --check src tests benchmarks dags flink_jobs
+	$(BIN)/ruff check src tests benchmarks dags flink_jobs ray_serve
+	$(BIN)/ruff format --check src tests benchmarks dags flink_jobs ray_serve
 	$(BIN)/mypy src
 
 test: lint ## Install, lint, and run every test

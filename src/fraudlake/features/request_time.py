@@ -17,6 +17,8 @@ FloatArray = npt.NDArray[np.float64]
 
 _US_PER_DAY = 86_400 * 1_000_000
 _US_PER_HOUR = 3_600 * 1_000_000
+#: Night is 00:00 up to (not including) this UTC hour.
+NIGHT_END_HOUR = 6
 #: 1970-01-01 was a Thursday: day index 0 → weekday 3 (Monday = 0).
 _EPOCH_WEEKDAY = 3
 
@@ -35,7 +37,8 @@ REQUEST_INPUTS = (
 )
 
 
-def _hour(event_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+def hour_of(event_us: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """UTC hour (0-23) of event times in microseconds since the epoch."""
     return (event_us % _US_PER_DAY) // _US_PER_HOUR
 
 
@@ -52,8 +55,8 @@ def _safe_ratio(num: FloatArray, den: FloatArray) -> FloatArray:
 
 _FUNCTIONS: dict[str, Callable[[Mapping[str, np.ndarray]], FloatArray]] = {
     "amount": lambda c: np.asarray(c["amount"], dtype=np.float64),
-    "hour_of_day": lambda c: _hour(c["event_us"]).astype(np.float64),
-    "is_night": lambda c: (_hour(c["event_us"]) < 6).astype(np.float64),
+    "hour_of_day": lambda c: hour_of(c["event_us"]).astype(np.float64),
+    "is_night": lambda c: (hour_of(c["event_us"]) < NIGHT_END_HOUR).astype(np.float64),
     "is_weekend": lambda c: (_weekday(c["event_us"]) >= 5).astype(np.float64),
     "distance_from_home": lambda c: np.hypot(
         c["terminal_x"] - c["home_x"], c["terminal_y"] - c["home_y"]

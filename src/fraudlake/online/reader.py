@@ -10,6 +10,9 @@ the request-time ones. So the vector equals the batch row of the same transactio
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import Any
+
 import numpy as np
 import redis
 
@@ -53,8 +56,25 @@ class OnlineFeatureReader:
     def features_for(self, tx: Transaction) -> dict[str, float]:
         """Every feature of ``tx`` by name, as of its event time (events at or after it,
         ``tx`` itself included if the stream already wrote it, are not counted)."""
-        t = tx.event_us
+        found = self.features_for_many([tx])[0]
+        if isinstance(found, UnknownCustomerError):
+            raise found
+        return found
+
+    def features_for_many(
+        self, txs: Sequence[Transaction]
+    ) -> list[dict[str, float] | UnknownCustomerError]:
+        """:meth:`features_for` of every transaction in one pipelined round trip; a
+        transaction whose customer has no profile gets its :class:`UnknownCustomerError`
+        in its place instead of failing the others. Redis errors propagate."""
         pipe = self.client.pipeline(transaction=False)
+        for tx in txs:
+            self._queue(pipe, tx)
+        replies = iter(pipe.execute())
+        return [self._assemble(replies, tx) for tx in txs]
+
+    def _queue(self, pipe: redis.client.Pipeline, tx: Transaction) -> None:
+        t = tx.event_us
         for stage in self.stages:
             key = tx.key(stage.keys)
             low, high = t - stage.span_us, f"({t}"
@@ -66,8 +86,12 @@ class OnlineFeatureReader:
                     frauds_key(self.prefix, stage.entity, key), low, high, withscores=True
                 )
         pipe.hmget(profile_key(self.prefix, tx.customer_id), list(PROFILE_FIELDS))
-        replies = iter(pipe.execute())
 
+    def _assemble(
+        self, replies: Iterator[Any], tx: Transaction
+    ) -> dict[str, float] | UnknownCustomerError:
+        """Consume ``tx``'s replies (queued by :meth:`_queue`) into its feature values."""
+        t = tx.event_us
         values: dict[str, float] = {}
         for stage in self.stages:
             state = EntityState()
@@ -79,7 +103,7 @@ class OnlineFeatureReader:
             values.update(stage.values(state, t))
         profile = next(replies)
         if any(v is None for v in profile):
-            raise UnknownCustomerError(
+            return UnknownCustomerError(
                 f"no profile for customer {tx.customer_id} in the online store; load the "
                 "profiles with `fraudlake online load-profiles`"
             )
