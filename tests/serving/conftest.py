@@ -5,6 +5,8 @@ challenger trained on the project's feature names."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import redis
+from kafka import KafkaConsumer
 
 from fraudlake.features.definitions import FeatureSet, load_feature_set
 from fraudlake.online.profiles import write_profiles
 from fraudlake.online.writer import OnlineStoreWriter
 from fraudlake.params import LightGBMParams, ModelParams, XGBoostParams, load_params
+from fraudlake.privacy import card_id
 from fraudlake.serving.settings import ServingSettings
+from fraudlake.settings import DEV_HMAC_KEY
 from fraudlake.stream_features.events import Transaction, to_us
 from fraudlake.stream_features.plan import build_stages
 from fraudlake.training.models import ModelFamily, NativeModel, fit
@@ -138,16 +143,12 @@ def card_number(customer: int) -> str:
     return f"4000{customer:012d}"
 
 
-@pytest.fixture
-def online(redis_server: redis.Redis, features: FeatureSet) -> redis.Redis:
-    """The session's Redis, reset to: profiles of customers 0..CUSTOMERS-1 and five
-    transactions of each one's card in the last hour."""
-    from fraudlake.privacy import card_id
-    from fraudlake.settings import DEV_HMAC_KEY
-
-    redis_server.flushall()
+def fill_online(client: redis.Redis, features: FeatureSet) -> None:
+    """Reset ``client``'s store to: profiles of customers 0..CUSTOMERS-1 and five
+    transactions of each one's card in the hour before NOW."""
+    client.flushall()
     write_profiles(
-        redis_server,
+        client,
         [
             {
                 "customer_id": c,
@@ -159,9 +160,15 @@ def online(redis_server: redis.Redis, features: FeatureSet) -> redis.Redis:
             for c in range(CUSTOMERS)
         ],
     )
-    writer = OnlineStoreWriter(redis_server, build_stages(features))
+    writer = OnlineStoreWriter(client, build_stages(features))
     for c in range(CUSTOMERS):
         writer.write(history(c, card_id(card_number(c), DEV_HMAC_KEY.encode())))
+
+
+@pytest.fixture
+def online(redis_server: redis.Redis, features: FeatureSet) -> redis.Redis:
+    """The session's Redis, filled by :func:`fill_online`."""
+    fill_online(redis_server, features)
     return redis_server
 
 
@@ -193,3 +200,26 @@ def transaction(tx_id: int, customer: int = 0, amount: float = 35.0, **extra: ob
     }
     body.update(extra)
     return body
+
+
+def read_decisions(kafka: str, topic: str, want: int | set[int], timeout: float = 30) -> list[dict]:
+    """Records on ``topic`` from the start, until there are ``want`` of them (an int) or
+    every transaction id of ``want`` (a set) is among them, or ``timeout`` passes."""
+
+    def enough(records: list[dict]) -> bool:
+        if isinstance(want, int):
+            return len(records) >= want
+        return want <= {r["transaction_id"] for r in records}
+
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=kafka, auto_offset_reset="earliest", consumer_timeout_ms=1000
+    )
+    out: list[dict] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not enough(out) and time.monotonic() < deadline:
+            for message in consumer:
+                out.append(json.loads(message.value))
+    finally:
+        consumer.close()
+    return out

@@ -4,7 +4,6 @@ Redis, Kafka and an MLflow registry: what it answers, what it refuses, what it p
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,6 @@ import numpy as np
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from kafka import KafkaConsumer
 
 from fraudlake.online.reader import OnlineFeatureReader
 from fraudlake.params import load_params
@@ -27,6 +25,7 @@ from tests.serving.conftest import (
     CUSTOMERS,
     TOKEN,
     Registered,
+    read_decisions,
     serving_settings,
     transaction,
 )
@@ -66,21 +65,6 @@ def client(service: ScoringService, online: redis.Redis, kafka: str) -> Iterator
     with TestClient(create_app(service)) as c:
         c.topic = topic  # type: ignore[attr-defined]
         yield c
-
-
-def read_decisions(kafka: str, topic: str, expected: int, timeout: float = 30) -> list[dict]:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=kafka, auto_offset_reset="earliest", consumer_timeout_ms=1000
-    )
-    out: list[dict] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(out) < expected and time.monotonic() < deadline:
-            for message in consumer:
-                out.append(json.loads(message.value))
-    finally:
-        consumer.close()
-    return out
 
 
 def test_score_is_the_champions_on_the_online_features(

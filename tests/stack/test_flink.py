@@ -21,7 +21,7 @@ import yaml
 from fraudlake.stack.config import FlinkConfig, StackConfig
 from fraudlake.stack.flink import FlinkService, _java_major, connector_jars, flink_home
 from fraudlake.stack.manager import Stack
-from fraudlake.stack.process import ProcessTable, group_pids
+from fraudlake.stack.process import ProcessTable, session_pids
 from fraudlake.stack.service import port_open
 from tests.services import stack_processes
 
@@ -184,7 +184,7 @@ def test_cluster_serves_binds_loopback_and_stops_cleanly(tmp_path: Path) -> None
         recorded = [table.pid(spec.name) for spec in service.processes()]
         pgids = {p for p in recorded if p is not None}
         assert len(pgids) == 2
-        pids = group_pids(pgids)
+        pids = session_pids(pgids)
         assert sorted(pids) == sorted(pgids)
         for pid in pids:
             assert Path(f"/proc/{pid}/exe").resolve().name == "java"
@@ -219,7 +219,7 @@ def test_cluster_serves_binds_loopback_and_stops_cleanly(tmp_path: Path) -> None
 
     state = config.resolved_state_dir
     assert stack_processes(state) == []
-    assert group_pids(pgids) == []
+    assert session_pids(pgids) == []
     assert not any(port_open(LOOPBACK, port) for port in service.ports().values())
     assert not service.healthy()
     assert all(not table.running(spec.name) for spec in service.processes())

@@ -59,3 +59,8 @@ class ServingOptions(BaseModel):
     batch_max_size: int = Field(64, ge=1, description="single requests scored together")
     batch_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits to fill")
     fallback: FallbackRules = FallbackRules()
+    reload: str = Field(
+        "",
+        description="any new value makes every replica look up the model aliases at once "
+        "(`fraudlake serve reload` sets it to the current time)",
+    )

@@ -95,6 +95,30 @@ class FlinkConfig(BaseModel):
     checkpoint_interval_s: float = Field(default=5.0, gt=0)
 
 
+class ServeConfig(BaseModel):
+    """A Ray head node (``ray start --head``) running the scoring API with Ray Serve's
+    throughput-optimised mode and HAProxy ingress. Every Ray listener is pinned to a port
+    here (Ray picks random ones otherwise) except the workers' range."""
+
+    http_port: int = 8000  # the scoring API (HAProxy in front of the replicas)
+    gcs_port: int = 6380  # Ray's cluster address (GCS)
+    dashboard_port: int = 8265  # Ray dashboard + the REST API `serve deploy` talks to
+    metrics_port: int = 8090  # Prometheus metrics of Ray, Serve and the scoring API
+    dashboard_agent_port: int = 8266  # the node's dashboard agent (HTTP)
+    dashboard_agent_grpc_port: int = 8267
+    runtime_env_agent_port: int = 8268
+    node_manager_port: int = 8269
+    object_manager_port: int = 8270
+    client_server_port: int = 8271  # Ray Client (ray://)
+    haproxy_metrics_port: int = 8272  # HAProxy's own Prometheus endpoint
+    haproxy_stats_port: int = 8273
+    num_cpus: int = Field(default=2, ge=1)
+    object_store_memory: str = "256MB"
+    #: Bearer tokens the API accepts (comma-separated); empty: one is generated into
+    #: ``<state>/serve/api-token`` on first start.
+    api_tokens: str = ""
+
+
 class StackConfig(BaseSettings):
     """The local stack's configuration (see the module docstring)."""
 
@@ -111,6 +135,7 @@ class StackConfig(BaseSettings):
     mlflow: MlflowConfig = MlflowConfig()
     airflow: AirflowConfig = AirflowConfig()
     flink: FlinkConfig = FlinkConfig()
+    serve: ServeConfig = ServeConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -153,6 +178,10 @@ class StackConfig(BaseSettings):
         return f"http://{self.host}:{self.flink.rest_port}"
 
     @property
+    def scoring_url(self) -> str:
+        return f"http://{self.host}:{self.serve.http_port}"
+
+    @property
     def kafka_bootstrap(self) -> str:
         return f"{self.host}:{self.kafka.port}"
 
@@ -174,6 +203,7 @@ class StackConfig(BaseSettings):
             "FRAUDLAKE_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "FRAUDLAKE_REDIS_URL": self.redis_url,
             "FRAUDLAKE_FLINK_URL": self.flink_url,
+            "FRAUDLAKE_SCORING_URL": self.scoring_url,
             # boto3 (DVC's S3 remote, MLflow artifact uploads) reads these
             "AWS_ACCESS_KEY_ID": s3.access_key,
             "AWS_SECRET_ACCESS_KEY": s3.secret_key,
@@ -190,7 +220,7 @@ def load_stack_config() -> StackConfig:
 
 
 #: Stack config sections that have ports.
-PORT_SECTIONS = ("s3", "kafka", "postgres", "redis", "mlflow", "airflow", "flink")
+PORT_SECTIONS = ("s3", "kafka", "postgres", "redis", "mlflow", "airflow", "flink", "serve")
 
 
 def offset_ports_env(offset: int) -> dict[str, str]:

@@ -7,7 +7,7 @@ The two processes are the distribution's own ``bin/jobmanager.sh start-foregroun
 ``config.sh`` (which runs a few short-lived ``java`` helpers to read the configuration
 and compute memory flags) and then execs ``flink-console.sh``, which execs the JVM: the
 pid the process table records ends up being the JVM's, nothing daemonises, and the
-process-group kill of ``stack down`` reaches the JVM and the Python UDF workers the
+session-wide kill of ``stack down`` reaches the JVM and the Python UDF workers the
 TaskManager forks for running jobs.
 
 Every listener of the cluster itself is on ``host`` with a pinned port (see

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from fraudlake.stack.config import StackConfig
-from fraudlake.stack.process import ProcessTable, group_memory_bytes
+from fraudlake.stack.process import ProcessTable, session_memory_bytes
 from fraudlake.stack.service import Service, port_open
 
 
@@ -40,6 +40,7 @@ def all_services(config: StackConfig) -> list[Service]:
     from fraudlake.stack.kafka import KafkaService
     from fraudlake.stack.mlflow_server import MlflowService
     from fraudlake.stack.postgres import PostgresService
+    from fraudlake.stack.ray_serve import RayServeService
     from fraudlake.stack.redis_store import RedisService
     from fraudlake.stack.s3 import S3Service
 
@@ -51,6 +52,7 @@ def all_services(config: StackConfig) -> list[Service]:
         FlinkService(config),
         MlflowService(config),
         AirflowService(config),
+        RayServeService(config),
     ]
 
 
@@ -154,14 +156,14 @@ class Stack:
             on_event(service.name, "stopped" if any(stopped) else "was not running")
 
     def memory_bytes(self) -> int:
-        """PSS of every process of the stack right now (see :func:`group_memory_bytes`)."""
+        """PSS of every process of the stack right now (see :func:`session_memory_bytes`)."""
         pgids = {
             pid
             for service in self.services
             for spec in service.processes()
             if (pid := self.table.pid(spec.name)) is not None
         }
-        return group_memory_bytes(pgids)
+        return session_memory_bytes(pgids)
 
     def status(self) -> list[ServiceStatus]:
         out = []
@@ -177,7 +179,7 @@ class Stack:
                     urls=service.urls(),
                     login=service.login(),
                     pids=[p for p in pids if p is not None],
-                    memory_bytes=group_memory_bytes({p for p in pids if p is not None}),
+                    memory_bytes=session_memory_bytes({p for p in pids if p is not None}),
                 )
             )
         return out

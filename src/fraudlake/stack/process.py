@@ -1,6 +1,6 @@
 """Run a service's processes detached, remember their pids, stop exactly those.
 
-A started process gets its own session (process group), its output appended to
+A started process leads its own session (and process group), its output appended to
 ``<state>/logs/<name>.log`` and its pid written to ``<state>/run/<name>.pid`` together with
 its start time, so ``stop`` never signals an unrelated process that reused the pid.
 """
@@ -109,21 +109,22 @@ class ProcessTable:
         return self._pid_path(name).exists() and not self.running(name)
 
     def stop(self, name: str, timeout: float = 20.0) -> bool:
-        """SIGTERM the process group of ``name``, SIGKILL after ``timeout`` s. Returns True
-        when something was stopped. Removes the pid file either way."""
+        """SIGTERM every process of the session ``name`` leads, SIGKILL after ``timeout``
+        s. Returns True when something was stopped. Removes the pid file either way."""
         pid = self.pid(name)
         self._pid_path(name).unlink(missing_ok=True)
         if pid is None:
             return False
-        _signal_group(pid, signal.SIGTERM)
+        _signal_session(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             reap_children()  # when we started it ourselves (tests), collect the exit
-            if not _group_alive(pid):
+            if not _session_alive(pid):
                 return True
             time.sleep(0.2)
-        _signal_group(pid, signal.SIGKILL)
-        while _group_alive(pid):
+        _signal_session(pid, signal.SIGKILL)
+        while _session_alive(pid):
+            reap_children()
             time.sleep(0.1)
         return True
 
@@ -135,13 +136,17 @@ class ProcessTable:
         return path.read_text(errors="replace").splitlines()[-lines:]
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, sig)
+def _signal_session(sid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to every process of session ``sid`` — its own process group and any
+    group a child made (Ray's workers and HAProxy leave the leader's group)."""
+    for pid in session_pids({sid}):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
-def group_pids(pgids: set[int]) -> list[int]:
-    """Live (non-zombie) processes in the process groups ``pgids``."""
+def session_pids(sids: set[int]) -> list[int]:
+    """Live (non-zombie) processes of the sessions ``sids`` (every process we start leads
+    a session of its own, so its pid is the session id)."""
     pids = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -149,26 +154,27 @@ def group_pids(pgids: set[int]) -> list[int]:
         except OSError:
             continue
         rest = text[text.rindex(")") + 2 :].split()
-        if rest[0] != "Z" and int(rest[2]) in pgids:
+        if rest[0] != "Z" and int(rest[3]) in sids:
             pids.append(int(stat.parent.name))
     return pids
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is still in process group ``pgid``."""
-    return bool(group_pids({pgid}))
+def _session_alive(sid: int) -> bool:
+    """Whether any live (non-zombie) process is still in session ``sid``."""
+    return bool(session_pids({sid}))
 
 
-def group_memory_bytes(pgids: set[int]) -> int:
-    """Proportional set size (PSS) summed over every live process in process groups
-    ``pgids`` — children included (Airflow's workers, PostgreSQL's backends). PSS splits
-    shared pages between their users, so sums over services do not double count."""
+def session_memory_bytes(sids: set[int]) -> int:
+    """Proportional set size (PSS) summed over every live process of the sessions
+    ``sids`` — children included (Airflow's workers, PostgreSQL's backends, Ray's
+    workers). PSS splits shared pages between their users, so sums over services do not
+    double count."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
             rest = text[text.rindex(")") + 2 :].split()
-            if int(rest[2]) not in pgids:
+            if int(rest[3]) not in sids:
                 continue
             rollup = (stat.parent / "smaps_rollup").read_text()
         except (OSError, ValueError):
