@@ -127,9 +127,7 @@ class RayServeService(Service):
 
     def env(self) -> dict[str, str]:
         root = install_root()
-        pythonpath = os.pathsep.join(
-            p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p
-        )
+        pythonpath = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
         return {
             **self.config.client_env(),
             **self.haproxy_env(),
