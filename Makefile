@@ -52,7 +52,10 @@ demo-embedded: install ## No server at all: the batch pipeline with `dvc repro` 
 stack-down: ## Stop every service of the local stack (the data stays)
 	$(BIN)/fraudlake stack down
 
-bench: install ## Benchmarks: our engines against naive baselines, with ratios
+$(TOOLS)/bin/vegeta: ## HTTP load generator of the serving benchmark (Go module proxy)
+	GOBIN=$(abspath $(TOOLS))/bin GOFLAGS=-mod=mod go install github.com/tsenart/vegeta/v12@v12.13.0
+
+bench: install $(TOOLS)/bin/vegeta ## Benchmarks: our engines against naive baselines, with ratios
 	$(BIN)/python -m benchmarks
 
 handbook: install ## Reproduce the Fraud Detection Handbook comparison (1.8M transactions)

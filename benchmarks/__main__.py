@@ -15,7 +15,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import bench_features, bench_ingest, bench_simulate, bench_stream
+from benchmarks import bench_features, bench_ingest, bench_serving, bench_simulate, bench_stream
 
 
 def _simulate() -> dict[str, float]:
@@ -93,11 +93,88 @@ def over_table(r: dict[str, float]) -> Table:
     return table
 
 
+def serving_table(r: dict[str, float]) -> Table:
+    table = Table(
+        title=f"scoring service, full path (Redis features, predict, reasons for review/decline,"
+        f" decision to Kafka); {r['requests']:,.0f} transactions of one simulated day",
+        caption="single: one transaction per request; steady = open loop at 200 req/s; "
+        "max = 32 concurrent workers; batch = 256 transactions per request, 4 workers",
+    )
+    columns = (
+        "server",
+        "steady p50 ms",
+        "steady p99 ms",
+        "max req/s",
+        "max p99 ms",
+        "batch txn/s",
+        "errors",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "server" else "right")
+    for key, name in (
+        ("peer", "FastAPI under uvicorn, 1 worker"),
+        ("ray", "Ray Serve, 2 replicas"),
+    ):
+        failed = sum(1 - r[f"{key}_{k}_success"] for k in ("steady", "max", "batch"))
+        table.add_row(
+            name,
+            f"{r[f'{key}_steady_p50_ms']:.1f}",
+            f"{r[f'{key}_steady_p99_ms']:.1f}",
+            f"{r[f'{key}_max_rps']:,.0f}",
+            f"{r[f'{key}_max_p99_ms']:.1f}",
+            f"{r[f'{key}_batch_txn_s']:,.0f}",
+            "none" if failed == 0 else f"{failed:.2%}",
+        )
+    table.add_row(
+        "ratio Ray / uvicorn",
+        f"{r['ray_steady_p50_ms'] / r['peer_steady_p50_ms']:.2f}x",
+        f"{r['ray_steady_p99_ms'] / r['peer_steady_p99_ms']:.2f}x",
+        f"{r['ray_max_rps'] / r['peer_max_rps']:.2f}x",
+        f"{r['ray_max_p99_ms'] / r['peer_max_p99_ms']:.2f}x",
+        f"{r['ray_batch_txn_s'] / r['peer_batch_txn_s']:.2f}x",
+        "",
+    )
+    table.add_section()
+    limit = r["inproc_scorer_batch_rows_s"]
+    table.add_row(
+        "in process, no HTTP (the limit)",
+        "",
+        "",
+        f"{r['inproc_scorer_one_rows_s']:,.0f}",
+        "",
+        f"{limit:,.0f}",
+        "",
+    )
+    table.add_row(
+        "Ray Serve / in-process limit",
+        "",
+        "",
+        f"{r['ray_max_rps'] / r['inproc_scorer_one_rows_s']:.2f}x",
+        "",
+        f"{r['ray_batch_txn_s'] / limit:.2f}x",
+        "",
+    )
+    return table
+
+
+def model_table(r: dict[str, float]) -> Table:
+    table = Table(title="the model alone (200-tree LightGBM, 42 features), rows/s in process")
+    for column in ("call", "one row", f"{bench_serving.BATCH}-row batches"):
+        table.add_column(column, justify="left" if column == "call" else "right")
+    table.add_row(
+        "predict",
+        f"{r['inproc_predict_one_rows_s']:,.0f}",
+        f"{r['inproc_predict_batch_rows_s']:,.0f}",
+    )
+    table.add_row("pred_contrib (reasons)", f"{r['inproc_contrib_one_rows_s']:,.0f}", "")
+    return table
+
+
 def main(names: list[str]) -> None:
     console = Console()
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
-    known = [*BATCH, "stream"]
+    known = [*BATCH, "stream", "serving"]
     unknown = [n for n in names if n not in known]
     if unknown:
         sys.exit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(known)}")
@@ -117,6 +194,11 @@ def main(names: list[str]) -> None:
             stream = bench_stream.run()
         console.print(stream_table(stream))
         console.print(over_table(stream))
+    if "serving" in chosen:
+        with console.status("scoring service: Redis + Kafka + Ray up; uvicorn peer vs Ray Serve"):
+            serving = bench_serving.run()
+        console.print(serving_table(serving))
+        console.print(model_table(serving))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from rich.table import Table
 from fraudlake.online.commands import online_app
 from fraudlake.params import Params, ParamsError, load_params
 from fraudlake.pipeline.layout import Layout
+from fraudlake.serving.commands import serve_app
 from fraudlake.settings import Settings, get_settings
 from fraudlake.stack.commands import stack_app
 from fraudlake.streaming.feature_consumer_command import features_cmd as stream_features_cmd
@@ -42,6 +43,7 @@ app.add_typer(stream_app, name="stream")
 stream_app.command("features")(stream_features_cmd)
 app.command("replay")(replay_cmd)
 app.add_typer(online_app, name="online")
+app.add_typer(serve_app, name="serve")
 console = Console()
 err = Console(stderr=True)
 

@@ -45,5 +45,6 @@ def fraud_member(transaction_id: int, reported_us: int) -> str:
 
 def member_value(member: bytes | str) -> int:
     """The number after the colon of a member (cents, or the report time)."""
-    text = member.decode() if isinstance(member, bytes) else member
-    return int(text.rsplit(":", 1)[1])
+    if isinstance(member, bytes):
+        return int(member.rpartition(b":")[2])  # int() reads ASCII digits from bytes
+    return int(member.rpartition(":")[2])

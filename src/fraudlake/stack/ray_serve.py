@@ -123,6 +123,14 @@ class RayServeService(Service):
             "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(folder / "metrics.sock"),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(s.haproxy_metrics_port),
             "RAY_SERVE_HAPROXY_STATS_PORT": str(s.haproxy_stats_port),
+            "RAY_SERVE_HAPROXY_TIMEOUT_SERVER_S": "60",
+            # A request in flight on a replica that dies is sent again to another: scoring
+            # is idempotent (the same transaction gets the same answer; the decision
+            # record may then be published twice, keyed by the transaction id).
+            "RAY_SERVE_HAPROXY_RETRY_ON": "conn-failure empty-response response-timeout",
+            "RAY_SERVE_HAPROXY_RETRIES": "3",
+            # Stopping a replica waits this long for its requests (default 30 s).
+            "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "5",
         }
 
     def env(self) -> dict[str, str]:

@@ -8,13 +8,14 @@ state in a folder of the caller's, the environment restored afterwards, and a ch
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from fraudlake.stack.config import StackConfig, offset_ports_env
 from fraudlake.stack.install import install_root
 from fraudlake.stack.manager import Stack
+from fraudlake.stack.service import Service
 
 
 @contextmanager
@@ -52,11 +53,14 @@ def scratch_stack(
     port_offset: int,
     services: list[str] | None = None,
     env: Mapping[str, str] | None = None,
+    make_services: Callable[[StackConfig], list[Service]] | None = None,
 ) -> Iterator[Stack]:
     """Start ``services`` (None: all) with state in ``root/state`` and every port moved
     by ``port_offset``, plus ``env`` (more ``FRAUDLAKE_*`` settings); yield the stack;
-    stop it. Raises RuntimeError when a process of it outlives ``down``. The caller owns
-    ``root`` (and removes it, or keeps it to read the logs)."""
+    stop it. ``make_services`` builds the service objects themselves instead of the
+    stack's own (started in the order given; ``services`` then selects among them).
+    Raises RuntimeError when a process of it outlives ``down``. The caller owns ``root``
+    (and removes it, or keeps it to read the logs)."""
     overrides = {
         **offset_ports_env(port_offset),
         "FRAUDLAKE_STACK_STATE_DIR": str(root / "state"),
@@ -64,7 +68,8 @@ def scratch_stack(
         **(env or {}),
     }
     with environment(overrides):
-        stack = Stack(StackConfig())
+        config = StackConfig()
+        stack = Stack(config, make_services(config) if make_services else None)
         try:
             stack.up(services)
             yield stack

@@ -53,8 +53,19 @@ def _day_files(folder: Path, start: dt.date, days: int) -> list[Path]:
     return [folder / f"{day.isoformat()}.parquet" for day in wanted]
 
 
+def raw_days(raw: Path) -> list[dt.date]:
+    """The days with a raw transactions batch in ``raw``, oldest first."""
+    return sorted(dt.date.fromisoformat(p.stem) for p in (raw / "transactions").glob("*.parquet"))
+
+
 def read_transactions(raw: Path, start: dt.date, days: int, hmac_key: bytes) -> pa.Table:
     """The days' transactions, pseudonymised, sorted by (event time, transaction id)."""
+    return pseudonymise_transactions(read_raw_transactions(raw, start, days), hmac_key)
+
+
+def read_raw_transactions(raw: Path, start: dt.date, days: int) -> pa.Table:
+    """The days' transactions as the card network sent them (card numbers included),
+    sorted by (event time, transaction id); :class:`ReplayInputError` names missing days."""
     files = _day_files(raw / "transactions", start, days)
     missing = [f for f in files if not f.exists()]
     if missing:
@@ -66,7 +77,6 @@ def read_transactions(raw: Path, start: dt.date, days: int, hmac_key: bytes) -> 
             "run `fraudlake simulate` or `dvc pull`, or pick days inside that range"
         )
     table = pa.concat_tables(pq.read_table(f) for f in files)
-    table = pseudonymise_transactions(table, hmac_key)
     return table.sort_by([("event_ts", "ascending"), ("transaction_id", "ascending")])
 
 

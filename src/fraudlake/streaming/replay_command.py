@@ -41,19 +41,20 @@ def replay_cmd(
         ReplayInputError,
         merged_events,
         publish,
+        raw_days,
         read_labels,
         read_transactions,
     )
 
     if start is None:
-        days_present = sorted(p.stem for p in (raw / "transactions").glob("*.parquet"))
+        days_present = raw_days(raw)
         if not days_present:
             console.print(
                 f"[red]no raw transactions in {raw}/transactions[/red]; "
                 "run `fraudlake simulate` or `dvc pull`"
             )
             raise typer.Exit(1)
-        first_day = dt.date.fromisoformat(days_present[-1]) - dt.timedelta(days=days - 1)
+        first_day = days_present[-1] - dt.timedelta(days=days - 1)
     else:
         first_day = start.date()
     try:
