@@ -34,7 +34,7 @@ lint: install ## ruff check, ruff format --check, mypy on src/
 test: lint ## Install, lint, and run every test
 	$(BIN)/pytest -q
 
-demo: install ## Stack up, fraud_batch_pipeline through Airflow, then a day of traffic through the Flink job
+demo: install ## Stack up, fraud_batch_pipeline through Airflow, a day of traffic through the Flink job and the scoring API
 	$(BIN)/fraudlake stack up
 	$(BIN)/fraudlake stack trigger fraud_batch_pipeline
 	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake summary
@@ -43,6 +43,8 @@ demo: install ## Stack up, fraud_batch_pipeline through Airflow, then a day of t
 	  && $(BIN)/fraudlake replay --days 1 --rate 500 \
 	  && sleep 5 && $(BIN)/fraudlake online stats
 	$(BIN)/fraudlake stack flink status
+	$(BIN)/fraudlake serve reload
+	$(BIN)/fraudlake serve traffic --rate 300
 	$(BIN)/fraudlake stack status
 
 demo-embedded: install ## No server at all: the batch pipeline with `dvc repro` on the embedded lake

@@ -255,7 +255,7 @@ def replica_pids(scoring: Scoring) -> list[int]:
     ]
 
 
-def test_a_replica_killed_under_load_loses_at_most_its_requests_in_flight(
+def test_a_replica_killed_under_load_fails_no_request(
     scoring: Scoring, store: redis.Redis
 ) -> None:
     pids = replica_pids(scoring)
@@ -268,7 +268,9 @@ def test_a_replica_killed_under_load_loses_at_most_its_requests_in_flight(
     after = sum(load.codes.values()) - killed_at
     failed = sum(n for code, n in load.codes.items() if code != "200")
     assert after > 300, load.codes  # the load went on (the kill may stall it briefly)
-    assert failed <= 5, load.codes  # only what the dead replica held
+    # HAProxy sends what the dead replica held to the other one (retry-on, scoring is
+    # idempotent), so not even the requests in flight fail.
+    assert failed == 0, load.codes
     wait_for(lambda: len(replica_pids(scoring)) == 2, 120, "Ray to replace the replica")
 
 

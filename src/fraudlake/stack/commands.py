@@ -16,8 +16,8 @@ from fraudlake.stack.flink_commands import flink_app
 from fraudlake.stack.manager import Stack, StackError
 
 stack_app = typer.Typer(
-    help="The local stack: S3 (SeaweedFS), Kafka, Flink, PostgreSQL, Redis, MLflow and Airflow "
-    "on 127.0.0.1, state under one folder (infra/stack.yaml).",
+    help="The local stack: S3 (SeaweedFS), Kafka, Flink, PostgreSQL, Redis, MLflow, Airflow and "
+    "Ray Serve on 127.0.0.1, state under one folder (infra/stack.yaml).",
     no_args_is_help=True,
 )
 # URLs and passwords must not be cut: wide when not on a terminal (logs, CI, make demo)
