@@ -44,7 +44,7 @@ demo: install ## Stack up, fraud_batch_pipeline through Airflow, a day of traffi
 	  && sleep 5 && $(BIN)/fraudlake online stats
 	$(BIN)/fraudlake stack flink status
 	$(BIN)/fraudlake serve reload
-	$(BIN)/fraudlake serve traffic --rate 300
+	$(BIN)/fraudlake serve traffic --rate 100
 	$(BIN)/fraudlake stack status
 
 demo-embedded: install ## No server at all: the batch pipeline with `dvc repro` on the embedded lake

@@ -8,6 +8,7 @@ only those: ``python -m benchmarks stream``.
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import warnings
 from collections.abc import Callable
@@ -171,7 +172,7 @@ def model_table(r: dict[str, float]) -> Table:
 
 
 def main(names: list[str]) -> None:
-    console = Console()
+    console = Console(width=max(shutil.get_terminal_size((150, 24)).columns, 120))
     logging.disable(logging.WARNING)
     warnings.simplefilter("ignore")
     known = [*BATCH, "stream", "serving"]
@@ -199,6 +200,14 @@ def main(names: list[str]) -> None:
             serving = bench_serving.run()
         console.print(serving_table(serving))
         console.print(model_table(serving))
+        for key in ("peer", "ray"):
+            prefix = f"{key}_max_cpu_"
+            cores = [
+                f"{name.removeprefix(prefix)} {value:.2f}"
+                for name, value in serving.items()
+                if name.startswith(prefix)
+            ]
+            console.print(f"cores used during the {key} max-rate run: {', '.join(cores)}")
 
 
 if __name__ == "__main__":

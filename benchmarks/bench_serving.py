@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -226,6 +227,27 @@ def vegeta(targets: Path, rate: float, seconds: float, workers: int) -> dict[str
     }
 
 
+def cpu_ticks() -> Counter[str]:
+    """CPU time (clock ticks) used so far by every live process, by command name."""
+    ticks: Counter[str] = Counter()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        rest = text[text.rindex(")") + 2 :].split()
+        ticks[name] += int(rest[11]) + int(rest[12])  # utime + stime
+    return ticks
+
+
+def cpu_shares(before: Counter[str], after: Counter[str], seconds: float) -> dict[str, float]:
+    """Cores used per command name between two :func:`cpu_ticks` samples (top 6)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    used = Counter({k: (after[k] - before.get(k, 0)) / hz / seconds for k in after})
+    return dict(used.most_common(6))
+
+
 def http_suite(base: str, setup: Setup, work: Path, name: str) -> dict[str, float]:
     singles = _targets(work / f"{name}-one.json", f"{base}/v1/score", setup.requests)
     batches = [
@@ -235,12 +257,16 @@ def http_suite(base: str, setup: Setup, work: Path, name: str) -> dict[str, floa
     batched = _targets(work / f"{name}-batch.json", f"{base}/v1/score/batch", batches)
     vegeta(singles, 100, 3, 8)  # warm up connections and code paths
     out: dict[str, float] = {}
-    for key, result in (
-        ("steady", vegeta(singles, 200, 15, 0)),
-        ("max", vegeta(singles, 0, 15, 32)),
-        ("batch", vegeta(batched, 0, 15, 4)),
+    for key, targets, rate, workers in (
+        ("steady", singles, 200, 0),
+        ("max", singles, 0, 32),
+        ("batch", batched, 0, 4),
     ):
+        before, started = cpu_ticks(), time.monotonic()
+        result = vegeta(targets, rate, 15, workers)
+        cores = cpu_shares(before, cpu_ticks(), time.monotonic() - started)
         out |= {f"{key}_{k}": v for k, v in result.items()}
+        out |= {f"{key}_cpu_{process}": v for process, v in cores.items()}
     out["batch_txn_s"] = out["batch_rps"] * BATCH
     return out
 

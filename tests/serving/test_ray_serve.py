@@ -255,9 +255,7 @@ def replica_pids(scoring: Scoring) -> list[int]:
     ]
 
 
-def test_a_replica_killed_under_load_fails_no_request(
-    scoring: Scoring, store: redis.Redis
-) -> None:
+def test_a_replica_killed_under_load_fails_no_request(scoring: Scoring, store: redis.Redis) -> None:
     pids = replica_pids(scoring)
     assert len(pids) == 2, pids
     with Load(scoring.url, rate=100) as load:

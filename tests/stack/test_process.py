@@ -1,8 +1,9 @@
-"""The process table starts detached process groups and stops exactly what it started."""
+"""The process table starts detached sessions and stops exactly what it started."""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -55,6 +56,33 @@ def test_start_is_idempotent_and_stop_kills_the_whole_group(tmp_path: Path) -> N
     assert table.pid("family") is None
     assert not table.stop("family")  # nothing left to stop
     assert "parent up" in "\n".join(table.tail("family"))
+
+
+# a child that leaves its parent's process group (as Ray's workers and HAProxy do) but
+# stays in the session: stop must reach it too
+ESCAPING_CHILD = (
+    "import os, time\n"
+    "if os.fork() == 0:\n"
+    "    os.setpgid(0, 0)\n"
+    "    time.sleep(600)\n"
+    "else:\n"
+    "    time.sleep(600)\n"
+)
+
+
+def test_stop_reaches_a_child_in_another_process_group_of_the_session(tmp_path: Path) -> None:
+    table = ProcessTable(tmp_path)
+    pid = table.start(ProcessSpec("escaper", [sys.executable, "-c", ESCAPING_CHILD]))
+    deadline = time.monotonic() + 10
+    while not _children(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (child,) = _children(pid)
+    deadline = time.monotonic() + 10
+    while os.getpgid(child) == pid and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.getpgid(child) != pid and os.getsid(child) == pid
+    assert table.stop("escaper", timeout=5)
+    assert not _live(pid) and not _live(child)
 
 
 def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:

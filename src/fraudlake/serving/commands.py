@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,9 +92,9 @@ def _print_status(service: RayServeService) -> bool:
         return False
     table.add_row("application", f"{APP_NAME}: {app.get('status', 'not deployed')}")
     for name, deployment in app.get("deployments", {}).items():
-        replicas = deployment.get("replica_states", {})
-        states = ", ".join(f"{n} {state.lower()}" for state, n in replicas.items())
-        table.add_row(f"  {name}", f"{deployment.get('status', '?')}: {states}")
+        replicas = Counter(r.get("state", "?") for r in deployment.get("replicas", []))
+        states = ", ".join(f"{n} {state.lower()}" for state, n in sorted(replicas.items()))
+        table.add_row(f"  {name}", f"{deployment.get('status', '?')}: replicas {states}")
     try:
         health = httpx.get(f"{api}/v1/health", timeout=5).json()
         model = httpx.get(

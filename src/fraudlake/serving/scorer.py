@@ -128,6 +128,8 @@ class Scorer:
         :class:`~fraudlake.serving.loaded_models.NoChampionError` without a champion."""
         champion = self.slots.require_champion()
         challenger = self.slots.challenger
+        if challenger is not None and challenger.version == champion.version:
+            challenger = None  # a promoted challenger keeps its alias until the next one
         options = self.options
         txs = [self.transaction(item) for item in items]
         try:
