@@ -27,7 +27,16 @@ STAGES = {"simulate", "ingest", "validate", "features", "train", "register", "dr
 
 def test_every_service_reports_healthy(live_stack: StackUnderTest) -> None:
     statuses = {s.name: s for s in live_stack.stack.status()}
-    assert set(statuses) == {"postgres", "redis", "s3", "kafka", "flink", "mlflow", "airflow"}
+    assert set(statuses) == {
+        "postgres",
+        "redis",
+        "s3",
+        "kafka",
+        "flink",
+        "mlflow",
+        "airflow",
+        "serve",
+    }
     unhealthy = [name for name, s in statuses.items() if not s.healthy]
     assert not unhealthy, f"not healthy: {unhealthy}"
     # `up` again is idempotent: nothing restarts, the same pids keep serving

@@ -88,6 +88,9 @@ class DecisionPublisher:
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=5,
+                    # send() waits this long for a topic's metadata, then fails the record
+                    # (counted), instead of a minute per record.
+                    max_block_ms=5_000,
                     batch_size=256 * 1024,
                     key_serializer=lambda k: str(k).encode(),
                     value_serializer=lambda v: json.dumps(v, separators=(",", ":")).encode(),
@@ -100,7 +103,13 @@ class DecisionPublisher:
 
     def _on_error(self, exc: BaseException) -> None:
         self.failed += 1
-        log.error("a decision record could not be sent to %s: %s", self.topic, exc)
+        if self.failed == 1 or self.failed % 1000 == 0:
+            log.error(
+                "%d decision record(s) could not be sent to %s; latest: %s",
+                self.failed,
+                self.topic,
+                exc,
+            )
 
     def _run(self) -> None:
         producer: KafkaProducer | None = None
@@ -122,10 +131,13 @@ class DecisionPublisher:
                     break
                 batch.append(more)
             for record in batch:
-                producer.send(self.topic, key=record["transaction_id"], value=record).add_errback(
-                    self._on_error
-                )
-            self.sent += len(batch)
+                try:
+                    future = producer.send(self.topic, key=record["transaction_id"], value=record)
+                except KafkaError as exc:  # no metadata in time (topic missing, broker down)
+                    self._on_error(exc)
+                    continue
+                future.add_errback(self._on_error)
+                self.sent += 1
         if producer is not None:
             producer.flush(timeout=10)
             producer.close(timeout=10)
