@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from fraudlake.serving.decision import Decision
 from fraudlake.validation.rules import DEFAULT_MAX_AMOUNT
 
+#: Event times the online store and the lake can hold (microseconds since the epoch).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
 
 class TransactionIn(BaseModel):
     """One card transaction to score, as the payment gateway sends it."""
@@ -66,7 +70,13 @@ class TransactionIn(BaseModel):
     def _aware(cls, value: dt.datetime) -> dt.datetime:
         if value.tzinfo is None:
             raise ValueError("needs a time zone (append Z for UTC)")
-        return value.astimezone(dt.UTC)
+        try:
+            utc = value.astimezone(dt.UTC)
+        except OverflowError as exc:  # 0001-01-01T00:00+00:01 is before year 1 in UTC
+            raise ValueError(f"must lie in [{EARLIEST:%Y}, {LATEST:%Y}) UTC") from exc
+        if not EARLIEST <= utc < LATEST:
+            raise ValueError(f"must lie in [{EARLIEST:%Y}, {LATEST:%Y}) UTC")
+        return utc
 
     @model_validator(mode="after")
     def _one_card(self) -> TransactionIn:
