@@ -14,19 +14,24 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 
+from fraudlake.features.definitions import FeatureSet
 from fraudlake.online.reader import OnlineFeatureReader
 from fraudlake.params import load_params
 from fraudlake.serving.api import create_app
 from fraudlake.serving.decision import decide
+from fraudlake.serving.loaded_models import UnservableModelError
 from fraudlake.serving.options import ServingOptions
 from fraudlake.serving.service import ScoringService
-from fraudlake.training.models import feature_names
+from fraudlake.training.models import feature_names, fit
 from tests.serving.conftest import (
     CUSTOMERS,
+    SMALL,
     TOKEN,
     Registered,
     read_decisions,
+    register,
     serving_settings,
+    training_frame,
     transaction,
 )
 from tests.streaming.conftest import create_topic
@@ -332,6 +337,26 @@ def test_a_new_champion_is_served_after_a_refresh(
         assert (
             client.get("/v1/model", headers=AUTH).json()["version"] == registry.versions["lgbm-b"]
         )
+    finally:
+        registry.set_alias("champion", registry.versions["lgbm"])
+        service.refresh_models()
+
+
+def test_a_champion_needing_unserved_features_is_refused_and_the_old_one_kept(
+    client: TestClient, service: ScoringService, registry: Registered, features: FeatureSet
+) -> None:
+    x, y = training_frame(features, seed=4)
+    x["merchant_risk_90d"] = x["amount"] / 10.0  # a feature feature_defs/ does not define
+    model = fit("lightgbm", x, y, SMALL, seed=4, scale_pos_weight=1.0)
+    stranger = register(registry.uri, registry.artifacts, model, x)
+    registry.set_alias("champion", stranger)
+    try:
+        with pytest.raises(UnservableModelError, match="merchant_risk_90d") as refused:
+            service.refresh_models()
+        assert f"keeping version {registry.versions['lgbm']}" in str(refused.value)
+        reply = client.post("/v1/score", json=transaction(12), headers=AUTH)
+        assert reply.status_code == 200
+        assert reply.json()["model"]["version"] == registry.versions["lgbm"]
     finally:
         registry.set_alias("champion", registry.versions["lgbm"])
         service.refresh_models()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -34,7 +35,7 @@ class ModelSource(Protocol):
     @property
     def name(self) -> str: ...
 
-    def version_of(self, alias: str) -> int | None: ...
+    def aliases(self) -> dict[str, int]: ...
 
     def load(self, ref: int | str) -> NativeModel: ...
 
@@ -89,15 +90,31 @@ class NoChampionError(RuntimeError):
     """The registry has no champion yet; the message says how to get one."""
 
 
+class UnservableModelError(RuntimeError):
+    """A registered version needs features the replica cannot compute."""
+
+
 class ModelSlots:
     """The champion and challenger of ``source``'s registered model, kept current by
     :meth:`refresh` (call it from one thread at a time; reads are lock-free)."""
 
-    def __init__(self, source: ModelSource) -> None:
+    def __init__(self, source: ModelSource, served: Sequence[str] | None = None) -> None:
         self.source = source
+        #: Feature names the replica can compute (None: any); a version needing others
+        #: is refused and the current model kept.
+        self.served = None if served is None else frozenset(served)
         self.champion: LoadedModel | None = None
         self.challenger: LoadedModel | None = None
         self._refreshing = threading.Lock()
+
+    @property
+    def distinct_challenger(self) -> LoadedModel | None:
+        """The challenger, unless it is the champion's version (a promoted challenger
+        keeps its alias until the next one is registered): nothing to compare then."""
+        challenger, champion = self.challenger, self.champion
+        if challenger is None or (champion is not None and challenger.version == champion.version):
+            return None
+        return challenger
 
     def require_champion(self) -> LoadedModel:
         champion = self.champion
@@ -112,12 +129,15 @@ class ModelSlots:
     def refresh(self) -> list[str]:
         """Load whatever alias moved since the last call; returns what changed, e.g.
         ``["champion 3 -> 4"]``. A failed load leaves the current model in place and
-        raises."""
+        raises; so does a version that needs features this replica does not serve
+        (:class:`UnservableModelError`)."""
         with self._refreshing:
             changes: list[str] = []
+            refused: list[str] = []
+            aliases = self.source.aliases()
             for alias in (CHAMPION, CHALLENGER):
                 current = getattr(self, alias)
-                version = self.source.version_of(alias)
+                version = aliases.get(alias)
                 if version == (current.version if current else None):
                     continue
                 loaded = (
@@ -125,8 +145,20 @@ class ModelSlots:
                     if version is None
                     else LoadedModel.of(self.source.name, version, alias, self.source.load(version))
                 )
+                if loaded is not None and self.served is not None:
+                    missing = [f for f in loaded.features if f not in self.served]
+                    if missing:
+                        refused.append(
+                            f"{self.source.name} version {version} ({alias}) needs features "
+                            f"the online store does not serve: {', '.join(missing)}; keeping "
+                            f"version {current.version if current else None}. Retrain on the "
+                            "current feature_defs/ or deploy the definitions it was trained on"
+                        )
+                        continue
                 setattr(self, alias, loaded)
                 before = current.version if current else None
                 changes.append(f"{alias} {before} -> {version}")
                 log.info("model %s: %s %s -> %s", self.source.name, alias, before, version)
+            if refused:
+                raise UnservableModelError("; ".join(refused))
             return changes

@@ -127,9 +127,7 @@ class Scorer:
         """Answer every item (same order). Raises
         :class:`~fraudlake.serving.loaded_models.NoChampionError` without a champion."""
         champion = self.slots.require_champion()
-        challenger = self.slots.challenger
-        if challenger is not None and challenger.version == champion.version:
-            challenger = None  # a promoted challenger keeps its alias until the next one
+        challenger = self.slots.distinct_challenger
         options = self.options
         txs = [self.transaction(item) for item in items]
         try:

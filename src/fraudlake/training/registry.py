@@ -209,16 +209,20 @@ class Registry:
 
     # -- reading -------------------------------------------------------------------------
 
-    def version_of(self, alias: str) -> int | None:
-        """Version ``alias`` points at, or ``None`` (no such alias or no such model)."""
+    def aliases(self) -> dict[str, int]:
+        """Every alias of the registered model and the version it points at, in one
+        registry call (empty when the model is not registered yet)."""
         try:
             aliases = self._client.get_registered_model(self.name).aliases
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
+                return {}
             raise
-        version = aliases.get(alias)
-        return None if version is None else int(version)
+        return {alias: int(version) for alias, version in aliases.items()}
+
+    def version_of(self, alias: str) -> int | None:
+        """Version ``alias`` points at, or ``None`` (no such alias or no such model)."""
+        return self.aliases().get(alias)
 
     def champion_version(self) -> int | None:
         """The current champion version, if any."""
