@@ -47,7 +47,7 @@ class FraudScorer:
         changes = self.service.refresh_models()  # `fraudlake serve reload` lands here
         log.info("options applied; models: %s", ", ".join(changes) or "unchanged")
 
-    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
+    @serve.batch(max_batch_size=256, batch_wait_timeout_s=0.0)
     async def _score_many(
         self, items: list[TransactionIn], explain: list[bool], received_at: list[float]
     ) -> list[ScoreResponse]:

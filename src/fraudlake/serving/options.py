@@ -56,8 +56,13 @@ class ServingOptions(BaseModel):
     )
     decisions_topic: str = "decisions"
     publish_queue: int = Field(100_000, ge=1, description="decisions waiting for Kafka, at most")
-    batch_max_size: int = Field(64, ge=1, description="single requests scored together")
-    batch_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits to fill")
+    batch_max_size: int = Field(256, ge=1, description="single requests scored together")
+    batch_wait_ms: float = Field(
+        0.0,
+        ge=0,
+        description="how long a batch waits to fill; 0: take what queued while the last "
+        "batch was scored (batches grow with load, an idle replica answers at once)",
+    )
     fallback: FallbackRules = FallbackRules()
     reload: str = Field(
         "",
