@@ -75,22 +75,32 @@ FRAUD_INTEL = pa.schema(
 
 #: One row per scoring decision, as the online scorer publishes it on Kafka ``decisions``
 #: and the stream sink lands it in ``audit.decisions``. What an auditor needs to explain a
-#: decision is required (score, decision, the model's name and version, when it was
-#: decided); the transaction's details are optional because a scorer may decide on a
-#: partial request. ``decision`` is one of ``approve``, ``review``, ``decline``; ``reasons``
-#: is a JSON list of the top reasons, most important first.
+#: decision is required (decision, the model's name, when it was decided); the
+#: transaction's details are optional because a scorer may decide on a partial request.
+#: ``decision`` is one of ``approve``, ``review``, ``decline``. ``score`` and
+#: ``model_version`` are null only for a ``degraded`` decision made by the fallback rules
+#: (``model_name`` ``fallback-rules``, ``degraded_reason`` says why). ``reasons`` is a JSON
+#: list of the top reasons, most important first; ``features`` a JSON object of the
+#: feature vector the model saw; ``shadow`` the challenger's JSON score when it shadowed.
 DECISIONS = pa.schema(
     [
         pa.field("transaction_id", pa.int64(), nullable=False),
         pa.field("event_ts", TS, nullable=True),
+        pa.field("customer_id", pa.int64(), nullable=True),
         pa.field("card_id", pa.string(), nullable=True),
         pa.field("terminal_id", pa.int64(), nullable=True),
         pa.field("amount", pa.float64(), nullable=True),
-        pa.field("score", pa.float64(), nullable=False),
+        pa.field("score", pa.float64(), nullable=True),
         pa.field("decision", pa.string(), nullable=False),
         pa.field("model_name", pa.string(), nullable=False),
-        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("model_version", pa.string(), nullable=True),
+        pa.field("model_alias", pa.string(), nullable=True),
         pa.field("reasons", pa.string(), nullable=True),
+        pa.field("degraded", pa.bool_(), nullable=True),
+        pa.field("degraded_reason", pa.string(), nullable=True),
+        pa.field("features", pa.string(), nullable=True),
+        pa.field("shadow", pa.string(), nullable=True),
+        pa.field("latency_ms", pa.float64(), nullable=True),
         pa.field("decided_at", TS, nullable=False),
     ]
 )

@@ -22,6 +22,7 @@ from fraudlake.serving.decision import decide
 from fraudlake.serving.loaded_models import UnservableModelError
 from fraudlake.serving.options import ServingOptions
 from fraudlake.serving.service import ScoringService
+from fraudlake.streaming.messages import DecisionMessage, RawMessage, parse_messages
 from fraudlake.training.models import feature_names, fit
 from tests.serving.conftest import (
     CUSTOMERS,
@@ -273,6 +274,7 @@ def test_every_answered_decision_is_published_without_the_card_number(
         body = transaction(1000 + i, customer=i % CUSTOMERS, amount=10.0 + 13 * i)
         answers[body["transaction_id"]] = client.post("/v1/score", json=body, headers=AUTH).json()
     batch = [transaction(2000 + i, customer=i % CUSTOMERS) for i in range(10)]
+    batch.append(transaction(2010, customer=CUSTOMERS + 50))  # no profile: by the rules
     for r in client.post("/v1/score/batch", json={"transactions": batch}, headers=AUTH).json()[
         "results"
     ]:
@@ -286,10 +288,24 @@ def test_every_answered_decision_is_published_without_the_card_number(
         assert record["decision"] == answer["decision"]
         assert record["model_version"] == answer["model"]["version"]
         assert record["reasons"] == answer["reasons"]
-        assert len(record["features"]) == 42
+        assert record["degraded"] == answer["degraded"]
+        if not answer["degraded"]:
+            assert len(record["features"]) == 42
         assert record["latency_ms"] > 0
         assert len(record["card_id"]) == 32
     assert "4000" + "0" * 8 not in json.dumps(records)  # no card number anywhere
+    assert answers[2010]["degraded"] and answers[2010]["score"] is None
+    # Each record is a row of audit.decisions as the stream sink parses it; none is refused.
+    parsed = parse_messages(
+        [RawMessage("decisions", 0, i, json.dumps(r).encode()) for i, r in enumerate(records)],
+        DecisionMessage,
+    )
+    assert parsed.dead_letters == []
+    rows = {r["transaction_id"]: r for r in parsed.table.to_pylist()}
+    assert {i: r["decision"] for i, r in rows.items()} == {
+        i: a["decision"] for i, a in answers.items()
+    }
+    assert rows[2010]["model_version"] is None and rows[2010]["degraded"] is True
 
 
 def test_shadow_scores_are_recorded_and_never_answered(

@@ -81,6 +81,44 @@ def test_valid_decisions_keep_reasons_as_json_and_the_model_version() -> None:
     assert bare["reasons"] is None and bare["event_ts"] is None and bare["amount"] is None
 
 
+def test_a_degraded_decision_lands_without_score_and_version_and_keeps_its_details() -> None:
+    rules = decision(
+        8,
+        score=None,
+        model_name="fallback-rules",
+        model_version=None,
+        model_alias=None,
+        reasons=[{"feature": "rule: amount >= 220", "value": 300.0, "contribution": None}],
+        degraded=True,
+        degraded_reason="online store unreachable (ConnectionError)",
+        latency_ms=1.5,
+    )
+    scored = decision(
+        9,
+        customer_id=3,
+        model_alias="champion",
+        degraded=False,
+        features={"amount": 21.5, "card_count_1h": 2.0, "distance_from_home": None},
+        shadow={"model_version": 5, "score": 0.2, "decision": "approve"},
+    )
+    parsed = parse_messages([raw(as_bytes(rules)), raw(as_bytes(scored), 1)], DecisionMessage)
+    assert parsed.dead_letters == []
+    by_rules, by_model = parsed.table.to_pylist()
+    assert by_rules["score"] is None and by_rules["model_version"] is None
+    assert by_rules["degraded"] is True and "unreachable" in by_rules["degraded_reason"]
+    assert by_model["degraded"] is False and by_model["customer_id"] == 3
+    assert json.loads(by_model["features"]) == scored["features"]
+    assert json.loads(by_model["shadow"]) == scored["shadow"]
+
+
+@pytest.mark.parametrize("missing", ["score", "model_version"])
+def test_only_a_degraded_decision_may_lack_score_or_version(missing: str) -> None:
+    (letter,) = parse_messages(
+        [raw(as_bytes(decision(1, **{missing: None})))], DecisionMessage
+    ).dead_letters
+    assert f"{missing} missing: only a degraded decision" in letter.error
+
+
 BAD_LABELS: list[tuple[str, bytes | None, str]] = [
     ("not JSON", b"{transaction_id: 1", "message: Invalid JSON"),
     ("not UTF-8", b"\xff\xfe{}", "message: Invalid JSON"),

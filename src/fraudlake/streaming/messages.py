@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 import pyarrow as pa
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from fraudlake import schemas
 
@@ -65,22 +73,43 @@ class DecisionMessage(StreamMessage):
 
     transaction_id: Int64
     event_ts: AwareDatetime | None = None
+    customer_id: Int64 | None = None
     card_id: str | None = None
     terminal_id: Int64 | None = None
     amount: FiniteFloat | None = None
-    score: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+    score: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] | None = None
     decision: Literal["approve", "review", "decline"]
     model_name: NonEmptyStr
-    model_version: Annotated[NonEmptyStr, BeforeValidator(_version_text)]
+    model_version: Annotated[NonEmptyStr, BeforeValidator(_version_text)] | None = None
+    model_alias: str | None = None
     #: The top reasons, most important first: any JSON values (strings, or objects such as
     #: ``{"feature": ..., "contribution": ...}``); stored as a JSON text.
     reasons: list[Any] | None = None
+    degraded: bool = False
+    degraded_reason: str | None = None
+    #: The feature vector the model scored, by name; stored as a JSON text.
+    features: dict[str, float | None] | None = None
+    #: The challenger's shadow score (version, score, decision); stored as a JSON text.
+    shadow: dict[str, Any] | None = None
+    latency_ms: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] | None = None
     decided_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _scored_unless_degraded(self) -> DecisionMessage:
+        if not self.degraded:
+            missing = [n for n in ("score", "model_version") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(
+                    f"{' and '.join(missing)} missing: only a degraded decision (the fallback "
+                    "rules) comes without a model's score and version"
+                )
+        return self
 
     def to_row(self) -> dict[str, Any]:
         row = super().to_row()
-        if self.reasons is not None:
-            row["reasons"] = json.dumps(self.reasons, ensure_ascii=False)
+        for name in ("reasons", "features", "shadow"):
+            if row[name] is not None:
+                row[name] = json.dumps(row[name], ensure_ascii=False)
         return row
 
 
