@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.table import Table
 
+from fraudlake.audit.commands import audit_app
 from fraudlake.online.commands import online_app
 from fraudlake.params import Params, ParamsError, load_params
 from fraudlake.pipeline.layout import Layout
@@ -44,6 +45,7 @@ stream_app.command("features")(stream_features_cmd)
 app.command("replay")(replay_cmd)
 app.add_typer(online_app, name="online")
 app.add_typer(serve_app, name="serve")
+app.add_typer(audit_app, name="audit")
 console = Console()
 err = Console(stderr=True)
 

@@ -105,6 +105,21 @@ DECISIONS = pa.schema(
     ]
 )
 
+#: One row per auditor action (``fraudlake audit ...``): what was done, to what, by whom,
+#: from which run, when, and its outcome as JSON (e.g. the rows an erasure deleted). An
+#: erased customer appears only as the pseudonym of their id, never the id itself.
+AUDIT_ACTIONS = pa.schema(
+    [
+        pa.field("action_id", pa.string(), nullable=False),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("target", pa.string(), nullable=False),
+        pa.field("actor", pa.string(), nullable=False),
+        pa.field("run", pa.string(), nullable=False),
+        pa.field("at", TS, nullable=False),
+        pa.field("details", pa.string(), nullable=False),
+    ]
+)
+
 #: Raw batch kinds and their schemas, keyed by the folder name under ``data/raw``.
 RAW_BATCHES: dict[str, pa.Schema] = {
     "transactions": RAW_TRANSACTIONS,

@@ -14,6 +14,7 @@ from fraudlake import schemas
 from fraudlake.lake.batches import BATCH_ID, publish_batch
 from fraudlake.lake.catalog import open_catalog
 from fraudlake.lake.conform import SchemaMismatchError, conform
+from fraudlake.lake.run_label import RUN_PROPERTY, run_label
 from fraudlake.lake.tables import RAW_TABLES, ensure_table
 from fraudlake.privacy import card_id, pseudonymise_transactions
 from fraudlake.settings import Settings
@@ -74,6 +75,7 @@ def test_republishing_a_batch_adds_no_duplicate(table) -> None:  # type: ignore[
     assert (first.action, second.action) == ("appended", "skipped")
     assert table.refresh().scan().to_arrow().num_rows == 50
     assert table.current_snapshot().summary[BATCH_ID] == "transactions/2024-01-02"
+    assert table.current_snapshot().summary[RUN_PROPERTY] == run_label()
 
 
 def test_restated_batch_replaces_its_rows_only(table) -> None:  # type: ignore[no-untyped-def]

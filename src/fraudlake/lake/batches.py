@@ -19,6 +19,7 @@ from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
 from fraudlake.lake.conform import conform
+from fraudlake.lake.run_label import run_summary
 
 BATCH_ID = "fraudlake.batch-id"
 BATCH_HASH = "fraudlake.batch-hash"
@@ -91,7 +92,8 @@ def publish_batch(
     previous = ledger.get(batch_id)
     if previous == content_hash:
         return PublishResult(batch_id, "skipped", 0, None)
-    summary = {BATCH_ID: batch_id, BATCH_HASH: content_hash, **(extra_summary or {})}
+    summary = {BATCH_ID: batch_id, BATCH_HASH: content_hash, **run_summary()}
+    summary |= extra_summary or {}
     data = conform(data, table.schema().as_arrow(), ".".join(table.name()))
     if previous is None:
         table.append(data, snapshot_properties=summary)
@@ -107,6 +109,6 @@ def retire_batch(
     table: Table, *, batch_id: str, batch_rows: BooleanExpression, live: dict[str, str]
 ) -> PublishResult:
     """Delete a live batch's rows (its source was withdrawn); history keeps them."""
-    table.delete(delete_filter=batch_rows, snapshot_properties={RETIRED: batch_id})
+    table.delete(delete_filter=batch_rows, snapshot_properties={RETIRED: batch_id, **run_summary()})
     live.pop(batch_id, None)
     return PublishResult(batch_id, "retired", 0, _current_id(table))

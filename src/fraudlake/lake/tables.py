@@ -64,8 +64,16 @@ DECISIONS_TABLE = TableSpec(
     "every scoring decision with its score, model version and top reasons",
 )
 
-#: Tables an auditor reads: what was decided, by which model, and why.
-AUDIT_TABLES: dict[str, TableSpec] = {"decisions": DECISIONS_TABLE}
+#: ``audit.actions``: the journal of what auditors did (``fraudlake audit``).
+ACTIONS_TABLE = TableSpec(
+    "audit.actions",
+    schemas.AUDIT_ACTIONS,
+    "at",
+    "every audit action (reads, explanations, lineage, erasures) with its outcome",
+)
+
+#: Tables an auditor reads: what was decided, by which model, and why; what auditors did.
+AUDIT_TABLES: dict[str, TableSpec] = {"decisions": DECISIONS_TABLE, "actions": ACTIONS_TABLE}
 
 
 def features_spec(features: FeatureSet) -> TableSpec:

@@ -12,6 +12,7 @@ from fraudlake.features.batch import compute_features
 from fraudlake.features.definitions import load_feature_set
 from fraudlake.lake.catalog import open_catalog
 from fraudlake.lake.conform import conform
+from fraudlake.lake.run_label import run_summary
 from fraudlake.lake.snapshots import current_snapshot_ids, read_table
 from fraudlake.lake.tables import ensure_table, features_spec
 from fraudlake.params import Params
@@ -55,7 +56,7 @@ def run_features(params: Params, settings: Settings, layout: Layout) -> Features
     )
     seconds = time.perf_counter() - started
     table = ensure_table(catalog, features_spec(feature_set))
-    summary = {f"{SOURCE_PREFIX}{k}": str(v) for k, v in sources.items()}
+    summary = {f"{SOURCE_PREFIX}{k}": str(v) for k, v in sources.items()} | run_summary()
     summary[FEATURES_PROPERTY] = ",".join(feature_set.names)
     with warnings.catch_warnings():
         # the first overwrite of an empty table has nothing to delete; pyiceberg warns
