@@ -106,6 +106,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     home = tmp_path / "home"
     monkeypatch.setenv("FRAUDLAKE_HOME", str(home))
     monkeypatch.setenv("FRAUDLAKE_RUN_ID", "test:audit")
+    monkeypatch.delenv("FRAUDLAKE_REDIS_URL", raising=False)  # a developer's stack: not ours
     return Settings(home=home)
 
 

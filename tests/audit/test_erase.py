@@ -13,9 +13,17 @@ from typer.testing import CliRunner
 from fraudlake.audit.erase import _referenced_files, customer_filter
 from fraudlake.audit.history import lake_tables
 from fraudlake.cli import app
+from fraudlake.features.definitions import load_feature_set
+from fraudlake.online.profiles import write_profiles
+from fraudlake.online.writer import OnlineStoreWriter
 from fraudlake.settings import Settings
+from fraudlake.stream_features.events import Transaction
+from fraudlake.stream_features.plan import build_stages
+from tests.services import running_redis
 
-from .conftest import CUSTOMERS, tx_id
+from .conftest import CUSTOMERS, customers, tx_id
+
+REPO = Path(__file__).resolve().parents[2]
 
 runner = CliRunner()
 
@@ -105,3 +113,38 @@ def test_erase_asks_before_it_acts(lake: Catalog) -> None:
     result = runner.invoke(app, ["audit", "erase", "--customer", "2"], input="n\n")
     assert result.exit_code != 0 and "Aborted" in result.output
     assert lake.load_table("raw.customers").scan().to_arrow().num_rows == len(CUSTOMERS)
+
+
+def test_erase_reaches_the_online_store_before_the_lake(lake: Catalog, tmp_path: Path) -> None:
+    stages = build_stages(load_feature_set(REPO / "feature_defs"))
+    rows = lake.load_table("raw.transactions").scan().to_arrow().to_pylist()
+    txs = [Transaction.from_row(r) for r in rows]
+    with running_redis(tmp_path / "redis") as client:
+        OnlineStoreWriter(client, stages).write(txs)
+        write_profiles(client, customers().to_pylist())
+        url = f"redis://127.0.0.1:{client.connection_pool.connection_kwargs['port']}/0"
+        result = runner.invoke(
+            app,
+            [
+                "audit",
+                "erase",
+                "--customer",
+                "1",
+                "--yes",
+                "--redis-url",
+                url,
+                "--params",
+                str(REPO / "params.yaml"),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert not client.exists("fl:customer:1") and client.exists("fl:customer:2")
+        assert not client.exists(f"fl:card:{1:032x}:tx")
+        assert client.zcard(f"fl:card:{2:032x}:tx") == 9
+    (entry,) = [
+        r
+        for r in lake.load_table("audit.actions").scan().to_arrow().to_pylist()
+        if r["action"] == "erase"
+    ]
+    online = json.loads(entry["details"])["online_store"]
+    assert online["profiles_removed"] == 1 and online["members_removed"] >= 9 * len(stages)

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
+from fraudlake.settings import get_settings
 from fraudlake.training.alias_log import JsonlAliasLog
 from tests.pipeline.conftest import Project, make_project, small_params
 
@@ -44,6 +46,17 @@ def test_pipeline_registers_a_champion_and_traces_its_data(
 
     decision = json.loads((reports / "registry" / "decision.json").read_text())
     assert decision["gate"]["promoted"] and decision["champion_version"] == 1
+
+    # The registered version's model card: in the reports and in its MLflow run.
+    card = (reports / "registry" / "model_card.html").read_text()
+    assert "fraud-detector version 1" in card and "<td>segment</td>" in card
+    assert "<td>region</td>" in card and "data:image/png;base64," in card
+    uri = get_settings().resolved_mlflow_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version("fraud-detector", "1")
+    run_id = decision["registered"]["run_id"]
+    assert version.tags["fraudlake.model_card"] == f"runs:/{run_id}/model_card.html"
+    assert "model_card.html" in {a.path for a in client.list_artifacts(run_id)}
 
     summary = project.ok("summary").output
     assert "champion: fraud-detector v1" in summary and "roc_auc" in summary

@@ -290,6 +290,37 @@ def lineage_cmd(
     )
 
 
+def _erase_online(
+    redis_url: str | None, params: Path, customer: int, transactions: list[Any]
+) -> dict[str, int] | str:
+    """Erase from the online store when one is configured; what happened, for the journal."""
+    if not redis_url:
+        err.print("  online store: no --redis-url (FRAUDLAKE_REDIS_URL): not erased")
+        return "not configured"
+    import redis
+
+    from fraudlake.features.definitions import load_feature_set
+    from fraudlake.online.erase import erase_from_online_store
+    from fraudlake.stream_features.plan import build_stages
+
+    try:
+        loaded = load_params(params)
+    except ParamsError as exc:
+        _fail(str(exc))
+    stages = build_stages(load_feature_set(params.resolve().parent / loaded.features.defs_dir))
+    try:
+        done = erase_from_online_store(
+            redis.Redis.from_url(redis_url), stages, customer, transactions
+        )
+    except redis.RedisError as exc:
+        _fail(f"the lake is erased, the online store {redis_url} is not: {exc}; run again")
+    err.print(
+        f"  online store: {done.members_removed} window member(s), "
+        f"{done.profiles_removed} profile removed"
+    )
+    return {"members_removed": done.members_removed, "profiles_removed": done.profiles_removed}
+
+
 def _print_lineage(lineage: Any) -> None:
     view = Table(
         title=f"{lineage.model_name} version {lineage.version} ({lineage.family}"
@@ -313,6 +344,14 @@ def _print_lineage(lineage: Any) -> None:
 def erase_cmd(
     customer: Annotated[int, typer.Option("--customer", help="customer id to erase")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FRAUDLAKE_REDIS_URL",
+            help="also erase the customer from this online store (the stack sets it)",
+        ),
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Erase a customer from every table and prove no retained snapshot holds them.
 
@@ -320,7 +359,7 @@ def erase_cmd(
     table has only those), expires the older snapshots of those tables (time travel before
     now is lost for them), deletes the files no snapshot needs any more, then scans every
     retained snapshot for the customer."""
-    from fraudlake.audit.erase import erase_customer
+    from fraudlake.audit.erase import erase_customer, find_customer
     from fraudlake.privacy import card_id
 
     settings = get_settings()
@@ -331,9 +370,12 @@ def erase_cmd(
             abort=True,
         )
     pseudonym = card_id(f"customer:{customer}", settings.hmac_key_bytes())
-    report = erase_customer(
-        _catalog(settings), customer, pseudonym, progress=lambda m: err.print(f"  {m}")
-    )
+    catalog = _catalog(settings)
+    footprint = find_customer(catalog, customer)
+    err.print(f"  customer has {len(footprint.transaction_ids)} transaction(s) in the lake")
+    # The online store first: its members are found from the lake rows about to go.
+    online = _erase_online(redis_url, params, customer, footprint.transactions)
+    report = erase_customer(catalog, footprint, pseudonym, progress=lambda m: err.print(f"  {m}"))
     view = Table(title=f"erasure of customer {customer} (recorded as {pseudonym})")
     for column in (
         "table",
@@ -354,7 +396,8 @@ def erase_cmd(
             str(sum(t.retained_checked.values())),
         )
     console.print(view)
-    details = {
+    details: dict[str, Any] = {
+        "online_store": online,
         "clean": report.clean,
         "transactions": report.transaction_ids,
         "tables": {

@@ -28,9 +28,12 @@ from pyiceberg.table import Table
 
 from fraudlake.audit.history import lake_tables
 from fraudlake.lake.run_label import run_summary
+from fraudlake.lake.tables import RAW_TABLES
+from fraudlake.stream_features.events import Transaction
 
 log = logging.getLogger(__name__)
 
+TRANSACTIONS_TABLE = RAW_TABLES["transactions"].identifier
 #: Snapshot summary property of an erasure commit (the customer's pseudonym).
 ERASURE_PROPERTY = "fraudlake.erasure"
 
@@ -87,33 +90,59 @@ def customer_filter(
     return parts[0] if len(parts) == 1 else Or(*parts)
 
 
-def erase_customer(
-    catalog: Catalog,
-    customer_id: int,
-    pseudonym: str,
-    *,
-    progress: Callable[[str], None] = lambda message: None,
-) -> ErasureReport:
-    """Delete ``customer_id`` from every table, expire the history that held it, delete
-    the unreferenced files, and check every retained snapshot. See the module docstring."""
+@dataclass(frozen=True)
+class CustomerFootprint:
+    """What the lake holds of one customer, found before anything is deleted."""
+
+    customer_id: int
+    transaction_ids: set[int]
+    #: Whole transactions from raw.transactions (the online store's members are built
+    #: from them).
+    transactions: list[Transaction]
+
+
+def _holders(catalog: Catalog) -> dict[str, Table]:
+    """Tables that can hold a customer's rows: with customer_id or transaction_id."""
     tables = {name: catalog.load_table(name) for name in lake_tables(catalog)}
-    holders = {
+    return {
         name: t
         for name, t in tables.items()
         if {"customer_id", "transaction_id"} & set(t.schema().column_names)
     }
+
+
+def find_customer(catalog: Catalog, customer_id: int) -> CustomerFootprint:
+    """The customer's transaction ids from every snapshot of every table that has both
+    columns, and their whole transactions from ``raw.transactions``."""
     transaction_ids: set[int] = set()
-    for table in holders.values():
-        columns = table.schema().column_names
-        if {"customer_id", "transaction_id"} <= set(columns):
-            for snapshot in table.snapshots():
-                found = table.scan(
-                    row_filter=EqualTo(term="customer_id", value=customer_id),
-                    selected_fields=("transaction_id",),
-                    snapshot_id=snapshot.snapshot_id,
-                ).to_arrow()
-                transaction_ids.update(found.column("transaction_id").to_pylist())
-    progress(f"customer has {len(transaction_ids)} transaction(s)")
+    transactions: dict[int, Transaction] = {}
+    for name, table in _holders(catalog).items():
+        if not {"customer_id", "transaction_id"} <= set(table.schema().column_names):
+            continue
+        for snapshot in table.snapshots():
+            found = table.scan(
+                row_filter=EqualTo(term="customer_id", value=customer_id),
+                snapshot_id=snapshot.snapshot_id,
+            ).to_arrow()
+            transaction_ids.update(found.column("transaction_id").to_pylist())
+            if name == TRANSACTIONS_TABLE:
+                for row in found.to_pylist():
+                    transactions[row["transaction_id"]] = Transaction.from_row(row)
+    return CustomerFootprint(customer_id, transaction_ids, list(transactions.values()))
+
+
+def erase_customer(
+    catalog: Catalog,
+    footprint: CustomerFootprint,
+    pseudonym: str,
+    *,
+    progress: Callable[[str], None] = lambda message: None,
+) -> ErasureReport:
+    """Delete the customer of ``footprint`` (:func:`find_customer`) from every table,
+    expire the history that held them, delete the unreferenced files, and check every
+    retained snapshot. See the module docstring."""
+    customer_id, transaction_ids = footprint.customer_id, footprint.transaction_ids
+    holders = _holders(catalog)
     summary = {**run_summary(), ERASURE_PROPERTY: pseudonym}
     report = ErasureReport(pseudonym, len(transaction_ids), [])
     for name, table in sorted(holders.items()):

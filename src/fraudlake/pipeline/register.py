@@ -17,13 +17,16 @@ from fraudlake.pipeline.train import CANDIDATES_FILE, read_candidates
 from fraudlake.pipeline.training_set import load_training_set
 from fraudlake.settings import Settings
 from fraudlake.training.alias_log import JsonlAliasLog
+from fraudlake.training.model_card import ModelCard, group_rates, render_html
+from fraudlake.training.models import feature_names, predict_proba
 from fraudlake.training.registry import GateDecision, RegisteredVersion, Registry
-from fraudlake.training.split import DateWindow, split_train_test
+from fraudlake.training.split import DateWindow, Split, split_train_test
 from fraudlake.training.train import CandidateResult
 
 log = logging.getLogger(__name__)
 
 DECISION_FILE = "decision.json"
+MODEL_CARD_FILE = "model_card.html"
 
 
 def open_registry(params: Params, settings: Settings, actor: str | None = None) -> Registry:
@@ -59,6 +62,41 @@ def candidate_from_summary(data: dict[str, Any]) -> CandidateResult:
     )
 
 
+def write_model_card(
+    registry: Registry,
+    registered: RegisteredVersion,
+    split: Split,
+    params: Params,
+    lineage: dict[str, str],
+) -> str:
+    """The version's model card (HTML) from its scores on the hold-out it was tested on;
+    logged as ``model_card.html`` in its MLflow run and named in a version tag."""
+    model = registry.load(registered.version)
+    scored = split.test.assign(score=predict_proba(model, split.test))
+    card = ModelCard(
+        model_name=registered.model_name,
+        version=registered.version,
+        family=registered.family,
+        run_id=registered.run_id,
+        train_window=str(split.train_window),
+        test_window=str(split.test_window),
+        features=feature_names(model),
+        metrics=registered.metrics,
+        thresholds=params.decision,
+        rates=group_rates(scored, params.decision),
+        lineage=lineage,
+    )
+    page = render_html(card)
+    registry.client.log_text(registered.run_id, page, MODEL_CARD_FILE)
+    registry.client.set_model_version_tag(
+        registered.model_name,
+        str(registered.version),
+        "fraudlake.model_card",
+        f"runs:/{registered.run_id}/{MODEL_CARD_FILE}",
+    )
+    return page
+
+
 def run_register(
     params: Params, settings: Settings, layout: Layout
 ) -> tuple[RegisteredVersion, GateDecision]:
@@ -87,6 +125,10 @@ def run_register(
         "alias_log": str(settings.resolved_alias_log),
     }
     out.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    card = write_model_card(registry, registered, split, params, trained.get("lineage", {}))
+    card_path = layout.report_dir("registry") / MODEL_CARD_FILE
+    card_path.write_text(card)
+    log.info("model card of v%d: %s (and in its MLflow run)", registered.version, card_path)
     log.info(
         "%s v%d (%s): %s — %s (%s)",
         registered.model_name,

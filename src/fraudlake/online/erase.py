@@ -1,0 +1,72 @@
+"""Remove a customer's traces from the online store (part of ``fraudlake audit erase``).
+
+Window keys hold raw members (``<transaction_id>:<cents>``, ``<transaction_id>:<reported
+us>``), so the customer's transactions are removed member by member from every entity's
+sets — the card's and the customer-terminal pair's sets then empty (Redis drops them),
+the terminals' keep everyone else's — and the profile hash is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+
+from fraudlake.online.layout import (
+    DEFAULT_PREFIX,
+    frauds_key,
+    profile_key,
+    transaction_member,
+    transactions_key,
+)
+from fraudlake.stream_features.entity_stage import EntityStage
+from fraudlake.stream_features.events import Transaction
+
+
+@dataclass(frozen=True)
+class OnlineErasure:
+    members_removed: int
+    profiles_removed: int
+
+
+def erase_from_online_store(
+    client: redis.Redis,
+    stages: list[EntityStage],
+    customer_id: int,
+    transactions: Iterable[Transaction],
+    prefix: str = DEFAULT_PREFIX,
+) -> OnlineErasure:
+    """Remove ``transactions`` (the customer's) from every stage's transaction and fraud
+    sets, and the customer's profile. Idempotent."""
+    txs = list(transactions)
+    pipe = client.pipeline(transaction=False)
+    for tx in txs:
+        for stage in stages:
+            key = tx.key(stage.keys)
+            pipe.zrem(
+                transactions_key(prefix, stage.entity, key),
+                transaction_member(tx.transaction_id, tx.cents),
+            )
+    removed = sum(pipe.execute())
+    # Fraud members carry the report time, unknown here: look them up at the event time.
+    lookups = [
+        (frauds_key(prefix, stage.entity, tx.key(stage.keys)), tx)
+        for tx in txs
+        for stage in stages
+        if stage.takes_labels
+    ]
+    pipe = client.pipeline(transaction=False)
+    for key, tx in lookups:
+        pipe.zrangebyscore(key, tx.event_us, tx.event_us)
+    found = pipe.execute()
+    pipe = client.pipeline(transaction=False)
+    for (key, tx), members in zip(lookups, found, strict=True):
+        mine = [m for m in members if m.split(b":", 1)[0] == str(tx.transaction_id).encode()]
+        if mine:
+            pipe.zrem(key, *mine)
+    removed += sum(pipe.execute())
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(profile_key(prefix, customer_id))
+    (profiles,) = pipe.execute()
+    return OnlineErasure(removed, int(profiles))
