@@ -283,8 +283,35 @@ def test_decisions_land_in_the_audit_table(
     data = table.scan().to_arrow().sort_by("transaction_id")
     assert data.column("model_version").to_pylist() == ["4"] * 5
     assert json.loads(data.column("reasons")[0].as_py())[1] == "new_terminal"
-    assert data.schema.field("score").nullable is False
+    assert data.schema.field("score").nullable is True  # null: decided by the fallback rules
     assert committed_offsets(table, topic) == {0: 3, 1: 2}
+
+
+def test_a_label_or_decision_sent_twice_lands_once(
+    settings: Settings, kafka_bootstrap: str, topic: str
+) -> None:
+    produce(kafka_bootstrap, topic, labels(range(5)))
+    assert drain(settings, kafka_bootstrap, topic).rows_appended == 5
+    # Labels 3 and 4 again, 7 twice in one batch: each transaction keeps one label.
+    produce(kafka_bootstrap, topic, encode([label(i) for i in (3, 4, 5, 6, 7, 7)]))
+    result = drain(settings, kafka_bootstrap, topic)
+    assert (result.rows_appended, result.duplicates_skipped) == (3, 3)
+    assert label_ids(settings) == list(range(8))
+    assert result.to_dict()["duplicates_skipped"] == 3
+
+    decisions = f"{topic}-decisions"
+    create_topic(kafka_bootstrap, decisions)
+    retried = decision(1, decided_at="2024-03-01T12:00:01+00:00")  # HAProxy re-sent it
+    rescored = decision(1, model_version="5", score=0.2, decision="approve")
+    produce(kafka_bootstrap, decisions, encode([decision(1), retried, rescored, decision(2)]))
+    result = drain_topic_to_table(settings, kafka_bootstrap, decisions, DECISIONS_TABLE)
+    assert (result.rows_appended, result.duplicates_skipped) == (3, 1)
+    rows = catalog_of(settings).load_table("audit.decisions").scan().to_arrow().to_pylist()
+    assert sorted((r["transaction_id"], r["model_version"]) for r in rows) == [
+        (1, "4"),
+        (1, "5"),
+        (2, "4"),
+    ]
 
 
 def test_the_platform_sinks_and_their_defaults(

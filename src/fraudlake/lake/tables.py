@@ -28,6 +28,9 @@ class TableSpec:
     schema: pa.Schema
     partition_by_day: str
     description: str
+    #: Columns that identify a row: a stream sink skips a message whose key the table
+    #: already holds (a label sent twice, a decision published again after a retry).
+    unique_by: tuple[str, ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -45,7 +48,11 @@ RAW_TABLES: dict[str, TableSpec] = {
         "raw.customers", schemas.CUSTOMERS, "profile_date", "customer profiles by profile date"
     ),
     "labels": TableSpec(
-        "raw.labels", schemas.LABELS, "reported_at", "fraud investigation outcomes, delayed"
+        "raw.labels",
+        schemas.LABELS,
+        "reported_at",
+        "fraud investigation outcomes, delayed",
+        unique_by=("transaction_id",),
     ),
     "fraud_intel": TableSpec(
         "raw.fraud_intel",
@@ -62,6 +69,9 @@ DECISIONS_TABLE = TableSpec(
     schemas.DECISIONS,
     "decided_at",
     "every scoring decision with its score, model version and top reasons",
+    # The same answer published twice (HAProxy re-sent a request a dying replica held) is
+    # one decision; the same transaction decided again by another model is another.
+    unique_by=("transaction_id", "model_name", "model_version", "decision"),
 )
 
 #: ``audit.actions``: the journal of what auditors did (``fraudlake audit``).

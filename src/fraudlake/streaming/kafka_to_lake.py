@@ -32,6 +32,7 @@ from typing import Any
 
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
+from pyiceberg.expressions import In
 from pyiceberg.table import Table
 
 from fraudlake.lake.catalog import open_catalog
@@ -116,6 +117,8 @@ class SinkResult:
     commit_conflicts: int
     caught_up: bool
     lost_to_retention: int
+    #: Valid messages whose key (:attr:`TableSpec.unique_by`) the table already held.
+    duplicates_skipped: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (partition keys as text), e.g. for an Airflow XCom."""
@@ -133,6 +136,7 @@ class SinkResult:
             "commit_conflicts": self.commit_conflicts,
             "caught_up": self.caught_up,
             "lost_to_retention": self.lost_to_retention,
+            "duplicates_skipped": self.duplicates_skipped,
         }
 
 
@@ -229,6 +233,7 @@ class _Attempt:
 
     parsed: ParsedBatch
     offsets: dict[int, int]
+    duplicates: int = 0
 
 
 def _model_for(spec: TableSpec) -> type[StreamMessage]:
@@ -236,6 +241,26 @@ def _model_for(spec: TableSpec) -> type[StreamMessage]:
         if sink.table.identifier == spec.identifier:
             return sink.model
     raise ValueError(f"no message model for table {spec.identifier}; pass model=")
+
+
+def without_known_rows(table: Table, data: pa.Table, key: tuple[str, ...]) -> tuple[pa.Table, int]:
+    """``data`` without the rows whose ``key`` ``table`` already holds or an earlier row
+    of ``data`` has; and how many were dropped. No key: ``data`` as it is."""
+    if not key or data.num_rows == 0:
+        return data, 0
+    seen: set[tuple[Any, ...]] = set()
+    if table.current_snapshot() is not None:
+        ids = set(data.column(key[0]).to_pylist())
+        existing = table.scan(
+            row_filter=In(term=key[0], literals=ids), selected_fields=key
+        ).to_arrow()
+        seen = set(zip(*(existing.column(k).to_pylist() for k in key), strict=True))
+    keep: list[int] = []
+    for i, row_key in enumerate(zip(*(data.column(k).to_pylist() for k in key), strict=True)):
+        if row_key not in seen:
+            seen.add(row_key)
+            keep.append(i)
+    return data.take(keep), data.num_rows - len(keep)
 
 
 def drain_topic_to_table(
@@ -313,6 +338,7 @@ def drain_topic_to_table(
         if not kept and new == current:
             return None
         data = conform(parsed.table, fresh.schema().as_arrow(), identifier)
+        data, attempt.duplicates = without_known_rows(fresh, data, table_spec.unique_by)
         summary = {
             **offsets_summary(topic, new),
             SINK_TOPIC: topic,
@@ -351,7 +377,16 @@ def drain_topic_to_table(
         commit_conflicts=outcome.conflicts,
         caught_up=read.caught_up,
         lost_to_retention=read.lost_to_retention,
+        duplicates_skipped=attempt.duplicates if outcome.committed else 0,
     )
+    if result.duplicates_skipped:
+        log.info(
+            "%s: %d message(s) already in %s (same %s) skipped",
+            topic,
+            result.duplicates_skipped,
+            identifier,
+            ", ".join(table_spec.unique_by),
+        )
     log.info(
         "%s -> %s: read %d, appended %d rows, %d dead letters, offsets %s -> %s, snapshot %s",
         topic,
