@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help install lint test demo demo-embedded stack-down bench handbook clean
+.PHONY: help install lint test demo demo-embedded down stack-down bench handbook clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ lint: install ## ruff check, ruff format --check, mypy on src/
 test: lint ## Install, lint, and run every test
 	$(BIN)/pytest -q
 
-demo: install ## Stack up, fraud_batch_pipeline through Airflow, a day of traffic through the Flink job and the scoring API
+demo: install ## The platform end to end: batch DAG to a champion, a day through Flink and the API, decisions and labels into the lake, monitoring, lineage
 	$(BIN)/fraudlake stack up
 	$(BIN)/fraudlake stack trigger fraud_batch_pipeline
 	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake summary
@@ -45,14 +45,21 @@ demo: install ## Stack up, fraud_batch_pipeline through Airflow, a day of traffi
 	$(BIN)/fraudlake stack flink status
 	$(BIN)/fraudlake serve reload
 	$(BIN)/fraudlake serve traffic --rate 100
+	$(BIN)/fraudlake stack trigger fraud_stream_to_lake
+	$(BIN)/fraudlake stack trigger fraud_monitoring
+	eval "$$($(BIN)/fraudlake stack env)" \
+	  && $(BIN)/fraudlake audit read audit.decisions --where decision=decline --limit 5 \
+	  && $(BIN)/fraudlake audit lineage champion
 	$(BIN)/fraudlake stack status
 
 demo-embedded: install ## No server at all: the batch pipeline with `dvc repro` on the embedded lake
 	$(BIN)/dvc repro
 	$(BIN)/fraudlake summary
 
-stack-down: ## Stop every service of the local stack (the data stays)
+down: ## Stop every service of the local stack `make demo` left running (the data stays)
 	$(BIN)/fraudlake stack down
+
+stack-down: down
 
 $(TOOLS)/bin/vegeta: ## HTTP load generator of the serving benchmark (Go module proxy)
 	GOBIN=$(abspath $(TOOLS))/bin GOFLAGS=-mod=mod go install github.com/tsenart/vegeta/v12@v12.13.0

@@ -81,6 +81,10 @@ def test_lineage_resolves_to_the_snapshots_and_shows_when_one_expired(
 
     missing = runner.invoke(app, ["audit", "lineage", "99"])
     assert missing.exit_code == 1 and "has no version 99" in missing.output
+    by_alias = runner.invoke(app, ["audit", "lineage", "champion"])
+    assert by_alias.exit_code == 0 and f"version {version}" in by_alias.output
+    no_alias = runner.invoke(app, ["audit", "lineage", "canary"])
+    assert no_alias.exit_code == 1 and "no alias 'canary'" in no_alias.output
 
 
 def test_explain_gives_the_decision_features_reasons_and_training_data(

@@ -261,7 +261,9 @@ def explain_cmd(
 
 @audit_app.command("lineage")
 def lineage_cmd(
-    version: Annotated[int, typer.Argument(help="registered model version")],
+    version: Annotated[
+        str, typer.Argument(help="registered model version, or an alias (champion, challenger)")
+    ],
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """What a model version was built from: commit, dvc.lock, snapshots, metrics.
@@ -275,10 +277,10 @@ def lineage_cmd(
         name = load_params(params).registry.model_name
     except ParamsError as exc:
         _fail(str(exc))
+    client = use_mlflow(settings.resolved_mlflow_uri)
     try:
-        lineage = model_lineage(
-            use_mlflow(settings.resolved_mlflow_uri), _catalog(settings), name, version
-        )
+        number = int(version) if version.isdigit() else _alias_version(client, name, version)
+        lineage = model_lineage(client, _catalog(settings), name, number)
     except LineageError as exc:
         _fail(str(exc))
     _print_lineage(lineage)
@@ -319,6 +321,20 @@ def _erase_online(
         f"{done.profiles_removed} profile removed"
     )
     return {"members_removed": done.members_removed, "profiles_removed": done.profiles_removed}
+
+
+def _alias_version(client: Any, name: str, alias: str) -> int:
+    from mlflow.exceptions import MlflowException
+
+    from fraudlake.audit.lineage import LineageError
+
+    try:
+        return int(client.get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        raise LineageError(
+            f"{name} has no alias {alias!r}: give a version number or champion/challenger "
+            "(see `fraudlake model list`)"
+        ) from exc
 
 
 def _print_lineage(lineage: Any) -> None:
