@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import uuid
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from fraudlake import schemas
-from fraudlake.lake.run_label import run_label, run_summary
+from fraudlake.lake.run_label import os_user, run_label, run_summary
 from fraudlake.lake.tables import ACTIONS_TABLE, ensure_table
 
 
@@ -21,13 +20,6 @@ from fraudlake.lake.tables import ACTIONS_TABLE, ensure_table
 class JournalEntry:
     action_id: str
     snapshot_id: int | None
-
-
-def default_auditor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def record_action(
@@ -46,7 +38,7 @@ def record_action(
         "action_id": action_id,
         "action": action,
         "target": target,
-        "actor": actor or default_auditor(),
+        "actor": actor or os_user(),
         "run": run_label(),
         "at": at or dt.datetime.now(dt.UTC),
         "details": json.dumps(details, default=str, sort_keys=True),

@@ -21,11 +21,15 @@ def run_label(environ: Mapping[str, str] | None = None) -> str:
         return f"airflow:{dag}/{run}"
     if env.get("FRAUDLAKE_RUN_ID"):
         return env["FRAUDLAKE_RUN_ID"]
+    return f"cli:{os_user()}@{socket.gethostname()}"
+
+
+def os_user() -> str:
+    """The OS user name, or ``"unknown"`` (no passwd entry in some containers)."""
     try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        user = "unknown"
-    return f"cli:{user}@{socket.gethostname()}"
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def run_summary(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -26,7 +26,6 @@ at least one listed metric — so an equal model is never promoted.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,6 +37,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field
 
+from fraudlake.lake.run_label import os_user
 from fraudlake.params import DecisionParams, RegistryParams
 from fraudlake.training.alias_log import AliasAction, AliasChange, AliasLog, utc_now
 from fraudlake.training.metrics import evaluate
@@ -87,14 +87,6 @@ class RegisteredVersion:
     run_id: str
     model_uri: str
     metrics: dict[str, float]
-
-
-def default_actor() -> str:
-    """The OS user name, or ``"unknown"``."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def select_best(
@@ -194,7 +186,7 @@ class Registry:
         self.tracking_uri = tracking_uri
         self.params = params
         self.alias_log = alias_log
-        self.actor = actor or default_actor()
+        self.actor = actor or os_user()
         self._client: MlflowClient = use_mlflow(tracking_uri)
 
     @property
