@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: help install lint test demo demo-embedded down stack-down bench handbook clean
+.PHONY: help install lint test demo demo-drift demo-embedded down stack-down bench handbook clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +51,13 @@ demo: install ## The platform end to end: batch DAG to a champion, a day through
 	  && $(BIN)/fraudlake audit read audit.decisions --where decision=decline --limit 5 \
 	  && $(BIN)/fraudlake audit lineage champion
 	$(BIN)/fraudlake stack status
+
+demo-drift: install ## After `make demo`: the drift knob on — a drifted world, monitoring says retrain, the retrained challenger meets the gate
+	$(BIN)/fraudlake stack trigger fraud_batch_pipeline \
+	  --conf '{"overrides": {"simulate.drift.enabled": true}}'
+	$(BIN)/fraudlake stack trigger fraud_monitoring
+	eval "$$($(BIN)/fraudlake stack env)" \
+	  && $(BIN)/fraudlake model list && $(BIN)/fraudlake model history
 
 demo-embedded: install ## No server at all: the batch pipeline with `dvc repro` on the embedded lake
 	$(BIN)/dvc repro
