@@ -298,6 +298,12 @@ def test_a_label_or_decision_sent_twice_lands_once(
     assert (result.rows_appended, result.duplicates_skipped) == (3, 3)
     assert label_ids(settings) == list(range(8))
     assert result.to_dict()["duplicates_skipped"] == 3
+    # A batch of nothing but repeats: no row, but its offsets are recorded.
+    produce(kafka_bootstrap, topic, labels(range(3)))
+    result = drain(settings, kafka_bootstrap, topic)
+    assert (result.rows_appended, result.duplicates_skipped) == (0, 3)
+    assert drain(settings, kafka_bootstrap, topic).messages_read == 0
+    assert label_ids(settings) == list(range(8))
 
     decisions = f"{topic}-decisions"
     create_topic(kafka_bootstrap, decisions)

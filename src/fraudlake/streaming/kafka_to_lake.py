@@ -260,7 +260,7 @@ def without_known_rows(table: Table, data: pa.Table, key: tuple[str, ...]) -> tu
         if row_key not in seen:
             seen.add(row_key)
             keep.append(i)
-    return data.take(keep), data.num_rows - len(keep)
+    return data.take(pa.array(keep, type=pa.int64())), data.num_rows - len(keep)
 
 
 def drain_topic_to_table(
