@@ -49,7 +49,7 @@ demo: install ## The platform end to end: batch DAG to a champion, a day through
 	$(BIN)/fraudlake stack trigger fraud_monitoring
 	eval "$$($(BIN)/fraudlake stack env)" \
 	  && $(BIN)/fraudlake audit read audit.decisions --where decision=decline --limit 5 \
-	  && $(BIN)/fraudlake audit lineage champion
+	  && $(BIN)/fraudlake audit lineage champion && $(BIN)/fraudlake summary
 	$(BIN)/fraudlake stack status
 
 demo-drift: install ## After `make demo`: the drift knob on — a drifted world, monitoring says retrain, the retrained challenger meets the gate

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from fraudlake import schemas
 from fraudlake.lake.catalog import open_catalog
 from fraudlake.lake.snapshots import snapshots
 from fraudlake.params import Params
@@ -21,6 +25,8 @@ LAKE_TABLES = [
     "raw.labels",
     "raw.fraud_intel",
     "features.transactions",
+    "audit.decisions",
+    "audit.actions",
 ]
 #: What the summary shows of the champion: evaluate()'s metrics but the alert rates.
 CHAMPION_METRICS = [m for m in headline_metrics() if not m.startswith("alert_rate")]
@@ -50,6 +56,68 @@ def lake_table(settings: Settings) -> Table:
             str(current.snapshot_id) if current else "—",
             iceberg.location(),
         )
+    return table
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """Decisions of one kind by one model version, and what the labels say of them."""
+
+    decision: str
+    model_version: str
+    decisions: int
+    labelled_fraud: int
+
+
+def decision_outcomes(decisions: pa.Table, labels: pa.Table) -> list[DecisionOutcome]:
+    """``audit.decisions`` joined to ``raw.labels`` on the transaction: per (decision,
+    model version — ``rules`` for the fallback), how many and how many proved fraud."""
+    fraud_ids = set(labels.filter(pc.equal(labels["is_fraud"], True))["transaction_id"].to_pylist())
+    counts: dict[tuple[str, str], list[int]] = {}
+    for decision, version, tx in zip(
+        decisions["decision"].to_pylist(),
+        decisions["model_version"].to_pylist(),
+        decisions["transaction_id"].to_pylist(),
+        strict=True,
+    ):
+        entry = counts.setdefault((decision, version or "rules"), [0, 0])
+        entry[0] += 1
+        entry[1] += tx in fraud_ids
+    order = {"decline": 0, "review": 1, "approve": 2}
+    return [
+        DecisionOutcome(decision, version, n, fraud)
+        for (decision, version), (n, fraud) in sorted(
+            counts.items(), key=lambda kv: (order.get(kv[0][0], 3), kv[0][1])
+        )
+    ]
+
+
+def feedback_table(settings: Settings) -> Table | str:
+    """The loop so far: decisions landed in the lake and what the delayed labels say."""
+    from pyiceberg.exceptions import NoSuchTableError
+
+    catalog = open_catalog(settings)
+    try:
+        decisions = (
+            catalog.load_table("audit.decisions")
+            .scan(selected_fields=("transaction_id", "decision", "model_version"))
+            .to_arrow()
+        )
+    except NoSuchTableError:
+        return "no decisions in the lake yet: score traffic, then run fraud_stream_to_lake"
+    try:
+        labels = (
+            catalog.load_table("raw.labels")
+            .scan(selected_fields=("transaction_id", "is_fraud"))
+            .to_arrow()
+        )
+    except NoSuchTableError:
+        labels = schemas.LABELS.empty_table()
+    table = Table(title=f"decisions in audit.decisions ({decisions.num_rows:,}) and their labels")
+    for column in ("decision", "model version", "decisions", "labelled fraud so far"):
+        table.add_column(column, justify="right")
+    for o in decision_outcomes(decisions, labels):
+        table.add_row(o.decision, o.model_version, f"{o.decisions:,}", f"{o.labelled_fraud:,}")
     return table
 
 
@@ -85,6 +153,7 @@ def print_summary(params: Params, settings: Settings, layout: Layout, console: C
 
     console.print(lake_table(settings))
     console.print(champion_table(params, settings))
+    console.print(feedback_table(settings))
     verdict_path = layout.reports / "drift" / "verdict.json"
     verdict = json.loads(verdict_path.read_text()) if verdict_path.exists() else None
     where = Table(title="where to look", show_header=False)
@@ -110,5 +179,14 @@ def print_summary(params: Params, settings: Settings, layout: Layout, console: C
             "features drifted)"
         )
     where.add_row("drift report", drift_line)
+    monitoring = layout.reports / "monitoring" / "verdict.json"
+    if monitoring.exists():
+        where.add_row(
+            "monitoring verdict",
+            f"{json.loads(monitoring.read_text())['verdict']} ({monitoring.resolve()})",
+        )
+    card = layout.reports / "registry" / "model_card.html"
+    if card.exists():
+        where.add_row("model card (last registered)", str(card.resolve()))
     where.add_row("training metrics", str((layout.reports / "train" / "metrics.json").resolve()))
     console.print(where)
