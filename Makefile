@@ -49,6 +49,7 @@ demo: install ## The platform end to end: batch DAG to a champion, a day through
 	$(BIN)/fraudlake stack trigger fraud_monitoring
 	eval "$$($(BIN)/fraudlake stack env)" \
 	  && $(BIN)/fraudlake audit read audit.decisions --where decision=decline --limit 5 \
+	       --columns transaction_id,amount,score,decision,model_version,reasons \
 	  && $(BIN)/fraudlake audit lineage champion && $(BIN)/fraudlake summary
 	$(BIN)/fraudlake stack status
 

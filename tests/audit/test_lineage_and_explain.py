@@ -122,6 +122,14 @@ def test_read_as_of_a_snapshot_a_time_and_with_a_filter_and_every_read_is_journa
     )
     assert result.exit_code == 0, result.output
     assert "first 2 row(s); more match" in result.output
+    narrow = runner.invoke(
+        app,
+        ["audit", "read", "raw.transactions", "--limit", "3", "--columns", "transaction_id,amount"],
+    )
+    assert narrow.exit_code == 0 and "terminal_x" not in narrow.output
+    assert "amount" in narrow.output
+    unknown = runner.invoke(app, ["audit", "read", "raw.transactions", "--columns", "nope"])
+    assert unknown.exit_code == 1 and "no column nope" in unknown.output
     out = tmp_path / "customer-2.csv"
     result = runner.invoke(
         app,
@@ -147,7 +155,7 @@ def test_read_as_of_a_snapshot_a_time_and_with_a_filter_and_every_read_is_journa
     journal = sorted(
         lake.load_table("audit.actions").scan().to_arrow().to_pylist(), key=lambda r: r["at"]
     )
-    assert [r["action"] for r in journal] == ["read", "read", "read", "snapshots", "tables"]
+    assert [r["action"] for r in journal] == ["read"] * 4 + ["snapshots", "tables"]
     first_read = json.loads(journal[0]["details"])
     assert first_read == {"rows": 3 * len(CUSTOMERS), "snapshot_id": first.snapshot_id, "where": []}
-    assert {r["target"] for r in journal[:3]} == {"raw.transactions"}
+    assert {r["target"] for r in journal[:4]} == {"raw.transactions"}

@@ -125,6 +125,10 @@ def read_cmd(
         typer.Option(help="column=value (repeatable; all must hold), e.g. transaction_id=42"),
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="rows to show")] = 20,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="comma-separated columns to show, e.g. transaction_id,decision,score"),
+    ] = None,
     output: Annotated[
         Path | None, typer.Option(help="also write every matching row to this .csv or .parquet")
     ] = None,
@@ -162,9 +166,21 @@ def read_cmd(
         else f"{rows.num_rows} row(s)" + (f", first {shown} shown" if more else "")
     )
     view = Table(title=title)
-    for column in rows.column_names:
-        view.add_column(column, overflow="fold")
-    for row in rows.slice(0, limit).to_pylist():
+    shown_columns = rows.column_names
+    if columns:
+        shown_columns = [c.strip() for c in columns.split(",") if c.strip()]
+        unknown = [c for c in shown_columns if c not in rows.column_names]
+        if unknown:
+            _fail(
+                f"--columns: no column {', '.join(unknown)} in {table}; columns: "
+                f"{', '.join(rows.column_names)}"
+            )
+    # Long values (feature vectors, reasons) are cut on screen; --output has them whole.
+    for column in shown_columns:
+        view.add_column(
+            column, overflow="ellipsis", no_wrap=True, max_width=40, min_width=min(len(column), 14)
+        )
+    for row in rows.select(shown_columns).slice(0, limit).to_pylist():
         view.add_row(*(str(v) for v in row.values()))
     console.print(view)
     if output is not None:
