@@ -165,7 +165,7 @@ def read_cmd(
         if more and output is None
         else f"{rows.num_rows} row(s)" + (f", first {shown} shown" if more else "")
     )
-    view = Table(title=title)
+    view = Table()
     shown_columns = rows.column_names
     if columns:
         shown_columns = [c.strip() for c in columns.split(",") if c.strip()]
@@ -177,11 +177,11 @@ def read_cmd(
             )
     # Long values (feature vectors, reasons) are cut on screen; --output has them whole.
     for column in shown_columns:
-        view.add_column(
-            column, overflow="ellipsis", no_wrap=True, max_width=40, min_width=min(len(column), 14)
-        )
+        view.add_column(column, overflow="ellipsis", no_wrap=True, max_width=40)
     for row in rows.select(shown_columns).slice(0, limit).to_pylist():
         view.add_row(*(str(v) for v in row.values()))
+    # The title as text: a table wider than the terminal crops its title, not the text.
+    console.print(title)
     console.print(view)
     if output is not None:
         _write(rows, output)
