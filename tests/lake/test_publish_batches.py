@@ -11,10 +11,10 @@ import pytest
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
 from fraudlake import schemas
-from fraudlake.lake.batches import BATCH_ID, publish_batch
+from fraudlake.lake.batches import publish_batch
 from fraudlake.lake.catalog import open_catalog
 from fraudlake.lake.conform import SchemaMismatchError, conform
-from fraudlake.lake.run_label import RUN_PROPERTY, run_label
+from fraudlake.lake.snapshot_properties import BATCH_ID, RUN_PROPERTY, run_label
 from fraudlake.lake.tables import RAW_TABLES, ensure_table
 from fraudlake.privacy import card_id, pseudonymise_transactions
 from fraudlake.settings import Settings

@@ -39,7 +39,7 @@ def test_only_the_customers_members_and_profile_go(
     write_profiles(online, customers.to_pylist())
     before = _members(online)
 
-    done = erase_from_online_store(online, stages, target, mine)
+    done = erase_from_online_store(online, feature_set, target, mine)
     assert done.profiles_removed == 1 and done.members_removed >= len(mine) * len(stages) + 1
     assert not online.exists(f"fl:customer:{target}")
     assert online.exists(f"fl:customer:{other.customer_id}")
@@ -52,5 +52,5 @@ def test_only_the_customers_members_and_profile_go(
         kept = {m for m in members if m.split(b":")[0] not in ids}
         assert kept <= after.get(key, set()), key
     # Idempotent: a second run finds nothing.
-    again = erase_from_online_store(online, stages, target, mine)
+    again = erase_from_online_store(online, feature_set, target, mine)
     assert dataclasses.astuple(again) == (0, 0)

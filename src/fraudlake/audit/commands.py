@@ -319,16 +319,15 @@ def _erase_online(
 
     from fraudlake.features.definitions import load_feature_set
     from fraudlake.online.erase import erase_from_online_store
-    from fraudlake.stream_features.plan import build_stages
 
     try:
         loaded = load_params(params)
     except ParamsError as exc:
         _fail(str(exc))
-    stages = build_stages(load_feature_set(params.resolve().parent / loaded.features.defs_dir))
+    features = load_feature_set(params.resolve().parent / loaded.features.defs_dir)
     try:
         done = erase_from_online_store(
-            redis.Redis.from_url(redis_url), stages, customer, transactions
+            redis.Redis.from_url(redis_url), features, customer, transactions
         )
     except redis.RedisError as exc:
         _fail(f"the lake is erased, the online store {redis_url} is not: {exc}; run again")

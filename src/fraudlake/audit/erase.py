@@ -17,25 +17,25 @@ entry names the customer only by a keyed pseudonym of the id.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import AlwaysFalse, BooleanExpression, EqualTo, In, Or
-from pyiceberg.table import Table
+from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.table import FileScanTask, Table
 
 from fraudlake.audit.history import lake_tables
-from fraudlake.lake.run_label import run_summary
+from fraudlake.lake.deletes import delete_where_any
+from fraudlake.lake.snapshot_properties import ERASURE_PROPERTY, commit_properties
 from fraudlake.lake.tables import RAW_TABLES
 from fraudlake.stream_features.events import Transaction
 
 log = logging.getLogger(__name__)
 
 TRANSACTIONS_TABLE = RAW_TABLES["transactions"].identifier
-#: Snapshot summary property of an erasure commit (the customer's pseudonym).
-ERASURE_PROPERTY = "fraudlake.erasure"
 
 
 @dataclass
@@ -61,10 +61,6 @@ class ErasureReport:
     @property
     def clean(self) -> bool:
         return all(t.clean for t in self.tables)
-
-    @property
-    def rows_deleted(self) -> int:
-        return sum(t.rows_deleted for t in self.tables)
 
 
 def customer_predicates(
@@ -119,16 +115,23 @@ def find_customer(catalog: Catalog, customer_id: int) -> CustomerFootprint:
     for name, table in _holders(catalog).items():
         if not {"customer_id", "transaction_id"} <= set(table.schema().column_names):
             continue
-        for snapshot in table.snapshots():
-            found = table.scan(
-                row_filter=EqualTo(term="customer_id", value=customer_id),
-                snapshot_id=snapshot.snapshot_id,
-            ).to_arrow()
-            transaction_ids.update(found.column("transaction_id").to_pylist())
-            if name == TRANSACTIONS_TABLE:
-                for row in found.to_pylist():
-                    transactions[row["transaction_id"]] = Transaction.from_row(row)
+        found = _read_every_snapshot(table, EqualTo(term="customer_id", value=customer_id))
+        transaction_ids.update(found.column("transaction_id").to_pylist())
+        if name == TRANSACTIONS_TABLE:
+            for row in found.to_pylist():
+                transactions[row["transaction_id"]] = Transaction.from_row(row)
     return CustomerFootprint(customer_id, transaction_ids, list(transactions.values()))
+
+
+def _read_every_snapshot(table: Table, where: BooleanExpression) -> pa.Table:
+    """Rows matching ``where`` in any snapshot of ``table``, each data file read once
+    (snapshots share most of their files; scanning snapshot by snapshot rereads them)."""
+    tasks: dict[str, FileScanTask] = {}
+    for snapshot in table.snapshots():
+        for task in table.scan(row_filter=where, snapshot_id=snapshot.snapshot_id).plan_files():
+            tasks.setdefault(task.file.file_path, task)
+    scan = ArrowScan(table.metadata, table.io, table.schema(), where)
+    return scan.to_table(tasks.values())
 
 
 def erase_customer(
@@ -143,32 +146,25 @@ def erase_customer(
     retained snapshot. See the module docstring."""
     customer_id, transaction_ids = footprint.customer_id, footprint.transaction_ids
     holders = _holders(catalog)
-    summary = {**run_summary(), ERASURE_PROPERTY: pseudonym}
+    summary = commit_properties({ERASURE_PROPERTY: pseudonym})
     report = ErasureReport(pseudonym, len(transaction_ids), [])
     for name, table in sorted(holders.items()):
         where = customer_filter(table.schema().column_names, customer_id, transaction_ids)
         erasure = TableErasure(name)
-        before = _count(table, where, None)
-        if before:
-            # One delete per predicate: pyiceberg keeps a row whose filter is null, and
-            # "customer_id = 1 OR transaction_id IN (...)" is null for a row without a
-            # customer id (an older decision record) even when its transaction matches.
-            for predicate in customer_predicates(
-                table.schema().column_names, customer_id, transaction_ids
-            ):
-                if _count(table, predicate, None):
-                    table.delete(delete_filter=predicate, snapshot_properties=summary)
-                    table = catalog.load_table(name)
-        erasure.rows_deleted = before
+        erasure.rows_deleted = delete_where_any(
+            table,
+            customer_predicates(table.schema().column_names, customer_id, transaction_ids),
+            summary,
+        )
         erasure.snapshots_expired, erasure.files_deleted = _expire_history(table)
-        table = catalog.load_table(name)
         for snapshot in table.snapshots():
             erasure.retained_checked[snapshot.snapshot_id] = _count(
                 table, where, snapshot.snapshot_id
             )
         progress(
-            f"{name}: {before} row(s) deleted, {erasure.snapshots_expired} snapshot(s) "
-            f"expired, {erasure.files_deleted} file(s) removed"
+            f"{name}: {erasure.rows_deleted} row(s) deleted, "
+            f"{erasure.snapshots_expired} snapshot(s) expired, "
+            f"{erasure.files_deleted} file(s) removed"
         )
         report.tables.append(erasure)
     return report
@@ -213,7 +209,3 @@ def _referenced_files(table: Table) -> set[str]:
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
                 files.add(entry.data_file.file_path)
     return files
-
-
-def erased_at() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

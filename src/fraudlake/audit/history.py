@@ -10,10 +10,14 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.table import Table
 
-from fraudlake.lake.batches import BATCH_ID, RETIRED
-from fraudlake.lake.run_label import RUN_PROPERTY
+from fraudlake.lake.snapshot_properties import (
+    AUDIT_ACTION,
+    BATCH_ID,
+    RETIRED,
+    RUN_PROPERTY,
+    SINK_TOPIC,
+)
 from fraudlake.lake.snapshots import SnapshotInfo, snapshots
-from fraudlake.streaming.kafka_to_lake import SINK_TOPIC
 
 
 class AsOfError(LookupError):
@@ -53,8 +57,8 @@ def made_by(snapshot: SnapshotInfo) -> str:
         parts.append(f"retired batch {summary[RETIRED]}")
     if SINK_TOPIC in summary:
         parts.append(f"from topic {summary[SINK_TOPIC]}")
-    if "fraudlake.audit-action" in summary:
-        parts.append(f"audit {summary['fraudlake.audit-action']}")
+    if AUDIT_ACTION in summary:
+        parts.append(f"audit {summary[AUDIT_ACTION]}")
     return ", ".join(p for p in parts if p) or "unknown"
 
 

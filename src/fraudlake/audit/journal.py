@@ -12,7 +12,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from fraudlake import schemas
-from fraudlake.lake.run_label import os_user, run_label, run_summary
+from fraudlake.lake.snapshot_properties import AUDIT_ACTION, commit_properties, os_user, run_label
 from fraudlake.lake.tables import ACTIONS_TABLE, ensure_table
 
 
@@ -45,7 +45,7 @@ def record_action(
     }
     table.append(
         pa.Table.from_pylist([row], schema=schemas.AUDIT_ACTIONS),
-        snapshot_properties={**run_summary(), "fraudlake.audit-action": action},
+        snapshot_properties=commit_properties({AUDIT_ACTION: action}),
     )
     snapshot = table.current_snapshot()
     return JournalEntry(action_id, snapshot.snapshot_id if snapshot else None)

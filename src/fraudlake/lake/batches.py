@@ -19,11 +19,7 @@ from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
 from fraudlake.lake.conform import conform
-from fraudlake.lake.run_label import run_summary
-
-BATCH_ID = "fraudlake.batch-id"
-BATCH_HASH = "fraudlake.batch-hash"
-RETIRED = "fraudlake.retired-batch"
+from fraudlake.lake.snapshot_properties import BATCH_HASH, BATCH_ID, RETIRED, commit_properties
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ def publish_batch(
     previous = ledger.get(batch_id)
     if previous == content_hash:
         return PublishResult(batch_id, "skipped", 0, None)
-    summary = {BATCH_ID: batch_id, BATCH_HASH: content_hash, **run_summary()}
+    summary = commit_properties({BATCH_ID: batch_id, BATCH_HASH: content_hash})
     summary |= extra_summary or {}
     data = conform(data, table.schema().as_arrow(), ".".join(table.name()))
     if previous is None:
@@ -109,6 +105,8 @@ def retire_batch(
     table: Table, *, batch_id: str, batch_rows: BooleanExpression, live: dict[str, str]
 ) -> PublishResult:
     """Delete a live batch's rows (its source was withdrawn); history keeps them."""
-    table.delete(delete_filter=batch_rows, snapshot_properties={RETIRED: batch_id, **run_summary()})
+    table.delete(
+        delete_filter=batch_rows, snapshot_properties=commit_properties({RETIRED: batch_id})
+    )
     live.pop(batch_id, None)
     return PublishResult(batch_id, "retired", 0, _current_id(table))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis
 
+from fraudlake.features.definitions import FeatureSet
 from fraudlake.online.layout import (
     DEFAULT_PREFIX,
     frauds_key,
@@ -20,8 +21,8 @@ from fraudlake.online.layout import (
     transaction_member,
     transactions_key,
 )
-from fraudlake.stream_features.entity_stage import EntityStage
 from fraudlake.stream_features.events import Transaction
+from fraudlake.stream_features.plan import build_stages
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,14 @@ class OnlineErasure:
 
 def erase_from_online_store(
     client: redis.Redis,
-    stages: list[EntityStage],
+    features: FeatureSet,
     customer_id: int,
     transactions: Iterable[Transaction],
     prefix: str = DEFAULT_PREFIX,
 ) -> OnlineErasure:
-    """Remove ``transactions`` (the customer's) from every stage's transaction and fraud
-    sets, and the customer's profile. Idempotent."""
+    """Remove ``transactions`` (the customer's) from the transaction and fraud sets of
+    every entity ``features`` keeps windows for, and the customer's profile. Idempotent."""
+    stages = build_stages(features)
     txs = list(transactions)
     pipe = client.pipeline(transaction=False)
     for tx in txs:

@@ -12,18 +12,20 @@ from fraudlake.features.batch import compute_features
 from fraudlake.features.definitions import load_feature_set
 from fraudlake.lake.catalog import open_catalog
 from fraudlake.lake.conform import conform
-from fraudlake.lake.run_label import run_summary
+from fraudlake.lake.snapshot_properties import (
+    FEATURES_PROPERTY,
+    SOURCE_PREFIX,
+    commit_properties,
+)
 from fraudlake.lake.snapshots import current_snapshot_ids, read_table
 from fraudlake.lake.tables import ensure_table, features_spec
 from fraudlake.params import Params
 from fraudlake.pipeline.layout import Layout
-from fraudlake.pipeline.training_set import FEATURES_PROPERTY
 from fraudlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SOURCES = ["raw.transactions", "raw.customers", "raw.labels"]
-SOURCE_PREFIX = "fraudlake.source."
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def run_features(params: Params, settings: Settings, layout: Layout) -> Features
     )
     seconds = time.perf_counter() - started
     table = ensure_table(catalog, features_spec(feature_set))
-    summary = {f"{SOURCE_PREFIX}{k}": str(v) for k, v in sources.items()} | run_summary()
+    summary = commit_properties({f"{SOURCE_PREFIX}{k}": str(v) for k, v in sources.items()})
     summary[FEATURES_PROPERTY] = ",".join(feature_set.names)
     with warnings.catch_warnings():
         # the first overwrite of an empty table has nothing to delete; pyiceberg warns

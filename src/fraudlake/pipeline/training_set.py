@@ -16,11 +16,10 @@ import pandas as pd
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
+from fraudlake.lake.snapshot_properties import FEATURES_PROPERTY
 from fraudlake.lake.snapshots import current_snapshot_ids, read_table
 
 FEATURES_TABLE = "features.transactions"
-#: Snapshot-summary key where the features stage lists the snapshot's feature names.
-FEATURES_PROPERTY = "fraudlake.features"
 TRAINING_SOURCES = [FEATURES_TABLE, "raw.labels", "raw.customers"]
 
 

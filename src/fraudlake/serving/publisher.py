@@ -85,11 +85,6 @@ class DecisionPublisher:
         """Whether delivery reports are served (stops only on :meth:`close`)."""
         return self._thread.is_alive()
 
-    @property
-    def pending(self) -> int:
-        """Records queued and not yet acknowledged by Kafka."""
-        return len(self._producer)
-
     def close(self, timeout: float = 10.0) -> None:
         """Send what is queued (up to ``timeout`` seconds), then stop."""
         left = self._producer.flush(timeout)

@@ -27,7 +27,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table, TableProperties
 
-from fraudlake.lake.run_label import run_summary
+from fraudlake.lake.snapshot_properties import commit_properties
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ def append_with_retry(
         data, summary = built
         transaction = _without_builtin_retry(table).transaction()
         # Writes the data files and manifests now; the catalog sees nothing until commit.
-        transaction.append(data, snapshot_properties={**run_summary(), **summary})
+        transaction.append(data, snapshot_properties=commit_properties(summary))
         if before_commit is not None:
             before_commit(attempt)
         try:

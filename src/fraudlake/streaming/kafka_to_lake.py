@@ -37,6 +37,7 @@ from pyiceberg.table import Table
 
 from fraudlake.lake.catalog import open_catalog
 from fraudlake.lake.conform import conform
+from fraudlake.lake.snapshot_properties import SINK_DEAD_LETTERS, SINK_TOPIC
 from fraudlake.lake.tables import AUDIT_TABLES, RAW_TABLES, TableSpec, ensure_table
 from fraudlake.settings import Settings, get_settings
 from fraudlake.streaming.commit_retry import BeforeCommit, append_with_retry
@@ -55,9 +56,6 @@ log = logging.getLogger(__name__)
 
 BOOTSTRAP_ENV = "FRAUDLAKE_KAFKA_BOOTSTRAP"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-#: Summary properties that say, for someone browsing snapshots, which sink wrote one.
-SINK_TOPIC = "fraudlake.sink.topic"
-SINK_DEAD_LETTERS = "fraudlake.sink.dead-letters"
 
 
 def kafka_bootstrap(environ: Mapping[str, str] | None = None) -> str:

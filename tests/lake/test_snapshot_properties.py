@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fraudlake.lake.run_label import RUN_PROPERTY, run_label, run_summary
+from fraudlake.lake.snapshot_properties import RUN_PROPERTY, commit_properties, run_label
 
 
 def test_airflow_context_wins_then_the_explicit_id_then_the_user() -> None:
@@ -14,4 +14,6 @@ def test_airflow_context_wins_then_the_explicit_id_then_the_user() -> None:
     assert run_label(airflow) == "airflow:fraud_batch_pipeline/manual__2024-03-01T00:00:00+00:00"
     assert run_label({"FRAUDLAKE_RUN_ID": "dvc:ingest"}) == "dvc:ingest"
     assert run_label({"AIRFLOW_CTX_DAG_ID": "only-the-dag"}).startswith("cli:")
-    assert run_summary({"FRAUDLAKE_RUN_ID": "x"}) == {RUN_PROPERTY: "x"}
+    assert commit_properties(environ={"FRAUDLAKE_RUN_ID": "x"}) == {RUN_PROPERTY: "x"}
+    with_extra = commit_properties({"fraudlake.batch-id": "b"}, environ={"FRAUDLAKE_RUN_ID": "x"})
+    assert with_extra == {RUN_PROPERTY: "x", "fraudlake.batch-id": "b"}
