@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 
 from fraudlake.params import DecisionParams, RegistryParams, TrainParams
 from fraudlake.training.alias_log import AliasChange, AliasLog, JsonlAliasLog
+from fraudlake.training.models import predict_proba
 from fraudlake.training.registry import (
     Registry,
     RegistryError,
@@ -157,6 +158,26 @@ def test_first_challenger_becomes_champion(
     assert tags["gate.champion_version"] == "none"
     assert tags["fraudlake.family"] == "lightgbm"
     assert tags["lineage.git_commit"] == "weak"  # lineage copied from the run
+
+
+def test_the_gate_takes_the_challengers_scores_when_the_caller_has_them(
+    make_registry: MakeRegistry,
+    weak_candidates: list[CandidateResult],
+    test_frame: pd.DataFrame,
+    decision: DecisionParams,
+) -> None:
+    reg = make_registry()
+    registered = reg.register_best(weak_candidates)
+    loaded = reg.score(registered.version, test_frame, decision)
+    scores = predict_proba(reg.load(registered.version), test_frame)
+    given = reg.gate(test_frame, decision, challenger_scores=scores)
+    assert given.challenger_metrics == pytest.approx(loaded, nan_ok=True)
+    # The given scores are what is measured: the labels themselves measure a perfect model.
+    reg.register_best(weak_candidates)
+    oracle = test_frame["is_fraud"].astype(float).to_numpy()
+    perfect = reg.gate(test_frame, decision, challenger_scores=oracle)
+    assert perfect.challenger_metrics["average_precision"] == pytest.approx(1.0)
+    assert loaded["average_precision"] < 0.5
 
 
 def test_clearly_better_challenger_is_promoted(

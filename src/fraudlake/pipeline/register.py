@@ -8,6 +8,7 @@ import logging
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from fraudlake.lake.catalog import open_catalog
@@ -68,11 +69,14 @@ def write_model_card(
     split: Split,
     params: Params,
     lineage: dict[str, str],
+    *,
+    features: list[str],
+    scores: np.ndarray,
 ) -> str:
-    """The version's model card (HTML) from its scores on the hold-out it was tested on;
-    logged as ``model_card.html`` in its MLflow run and named in a version tag."""
-    model = registry.load(registered.version)
-    scored = split.test.assign(score=predict_proba(model, split.test))
+    """The version's model card (HTML) from its ``scores`` of the hold-out it was tested
+    on (``split.test``, row for row); logged as ``model_card.html`` in its MLflow run and
+    named in a version tag."""
+    scored = split.test.assign(score=scores)
     card = ModelCard(
         model_name=registered.model_name,
         version=registered.version,
@@ -80,7 +84,7 @@ def write_model_card(
         run_id=registered.run_id,
         train_window=str(split.train_window),
         test_window=str(split.test_window),
-        features=feature_names(model),
+        features=features,
         metrics=registered.metrics,
         thresholds=params.decision,
         rates=group_rates(scored, params.decision),
@@ -110,7 +114,15 @@ def run_register(
 
     training = load_training_set(open_catalog(settings), trained["snapshot_ids"])
     split = split_train_test(training.frame, params.train)
-    decision = registry.gate(split.test, params.decision, challenger_version=registered.version)
+    # Scored once: the gate's metrics and the model card read the same scores.
+    model = registry.load(registered.version)
+    scores = predict_proba(model, split.test)
+    decision = registry.gate(
+        split.test,
+        params.decision,
+        challenger_version=registered.version,
+        challenger_scores=scores,
+    )
     out = layout.report_dir("registry") / DECISION_FILE
     payload = {
         "registered": {
@@ -125,7 +137,15 @@ def run_register(
         "alias_log": str(settings.resolved_alias_log),
     }
     out.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    card = write_model_card(registry, registered, split, params, trained.get("lineage", {}))
+    card = write_model_card(
+        registry,
+        registered,
+        split,
+        params,
+        trained.get("lineage", {}),
+        features=feature_names(model),
+        scores=scores,
+    )
     card_path = layout.report_dir("registry") / MODEL_CARD_FILE
     card_path.write_text(card)
     log.info("model card of v%d: %s (and in its MLflow run)", registered.version, card_path)

@@ -32,12 +32,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field
 
-from fraudlake.lake.run_label import os_user
+from fraudlake.lake.snapshot_properties import os_user
 from fraudlake.params import DecisionParams, RegistryParams
 from fraudlake.training.alias_log import AliasAction, AliasChange, AliasLog, utc_now
 from fraudlake.training.metrics import evaluate
@@ -379,12 +380,15 @@ class Registry:
         decision: DecisionParams,
         *,
         challenger_version: int | None = None,
+        challenger_scores: np.ndarray | None = None,
         top_k: int = 100,
     ) -> GateDecision:
         """Score the challenger (default: ``@challenger``) and the champion on ``test_frame``
         and promote the challenger when :func:`promotion_verdict` says so (or when there is
-        no champion yet). Records the decision as ``gate.*`` tags on the challenger version
-        and returns it. Raises :class:`RegistryError` without a challenger."""
+        no champion yet). ``challenger_scores`` — the challenger's scores of ``test_frame``,
+        row for row — spare loading it when the caller has them. Records the decision as
+        ``gate.*`` tags on the challenger version and returns it. Raises
+        :class:`RegistryError` without a challenger."""
         margins = dict(self.params.promotion_margins)
         challenger = (
             challenger_version if challenger_version is not None else self.challenger_version()
@@ -392,7 +396,11 @@ class Registry:
         if challenger is None:
             raise RegistryError(f"{self.name} has no challenger: run register_best first")
         champion = self.champion_version()
-        challenger_metrics = self.score(challenger, test_frame, decision, top_k=top_k)
+        challenger_metrics = (
+            self.score(challenger, test_frame, decision, top_k=top_k)
+            if challenger_scores is None
+            else evaluate(prediction_frame(test_frame, challenger_scores), decision, top_k=top_k)
+        )
         unknown = sorted(set(margins) - set(challenger_metrics))
         if unknown:
             raise ValueError(
