@@ -32,7 +32,13 @@ from typing import Any
 
 import pyarrow as pa
 from kafka import KafkaConsumer, TopicPartition
-from pyiceberg.expressions import In
+from pyiceberg.expressions import (
+    And,
+    BooleanExpression,
+    GreaterThanOrEqual,
+    In,
+    LessThanOrEqual,
+)
 from pyiceberg.table import Table
 
 from fraudlake.lake.catalog import open_catalog
@@ -241,6 +247,21 @@ def _model_for(spec: TableSpec) -> type[StreamMessage]:
     raise ValueError(f"no message model for table {spec.identifier}; pass model=")
 
 
+def key_filter(column: str, values: set[Any]) -> BooleanExpression:
+    """``column IN values``, bounded by their min and max as well: Iceberg prunes files by
+    column bounds only for an IN of at most 200 values (pyiceberg's IN_PREDICATE_LIMIT),
+    and a drain brings thousands; the range prunes every file outside it (ids grow with
+    time, so one day's drain reads about one day's files)."""
+    present = {v for v in values if v is not None}
+    if not present:
+        return In(term=column, literals=values)
+    return And(
+        In(term=column, literals=values),
+        GreaterThanOrEqual(term=column, value=min(present)),
+        LessThanOrEqual(term=column, value=max(present)),
+    )
+
+
 def without_known_rows(table: Table, data: pa.Table, key: tuple[str, ...]) -> tuple[pa.Table, int]:
     """``data`` without the rows whose ``key`` ``table`` already holds or an earlier row
     of ``data`` has; and how many were dropped. No key: ``data`` as it is."""
@@ -249,9 +270,7 @@ def without_known_rows(table: Table, data: pa.Table, key: tuple[str, ...]) -> tu
     seen: set[tuple[Any, ...]] = set()
     if table.current_snapshot() is not None:
         ids = set(data.column(key[0]).to_pylist())
-        existing = table.scan(
-            row_filter=In(term=key[0], literals=ids), selected_fields=key
-        ).to_arrow()
+        existing = table.scan(row_filter=key_filter(key[0], ids), selected_fields=key).to_arrow()
         seen = set(zip(*(existing.column(k).to_pylist() for k in key), strict=True))
     keep: list[int] = []
     for i, row_key in enumerate(zip(*(data.column(k).to_pylist() for k in key), strict=True)):
