@@ -19,6 +19,8 @@ def test_decisions_are_counted_with_the_frauds_their_labels_revealed() -> None:
     labels = pa.Table.from_pylist(
         [
             {"transaction_id": 2, "is_fraud": True, "fraud_scenario": "x", "reported_at": None},
+            # reported twice (a batch and the stream): still one fraud
+            {"transaction_id": 2, "is_fraud": True, "fraud_scenario": "x", "reported_at": None},
             {"transaction_id": 3, "is_fraud": True, "fraud_scenario": "x", "reported_at": None},
             {"transaction_id": 4, "is_fraud": False, "fraud_scenario": "", "reported_at": None},
         ],
@@ -32,4 +34,12 @@ def test_decisions_are_counted_with_the_frauds_their_labels_revealed() -> None:
         DecisionOutcome("review", "3", 1, 0),  # investigated, not fraud
         DecisionOutcome("approve", "3", 2, 1),  # a missed fraud
         DecisionOutcome("approve", "4", 1, 0),
+    ]
+    no_labels = decision_outcomes(decisions, schemas.LABELS.empty_table())
+    assert [(o.decisions, o.labelled_fraud) for o in no_labels] == [
+        (1, 0),
+        (1, 0),
+        (1, 0),
+        (2, 0),
+        (1, 0),
     ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -71,25 +71,24 @@ class DecisionOutcome:
 
 def decision_outcomes(decisions: pa.Table, labels: pa.Table) -> list[DecisionOutcome]:
     """``audit.decisions`` joined to ``raw.labels`` on the transaction: per (decision,
-    model version — ``rules`` for the fallback), how many and how many proved fraud."""
-    fraud_ids = set(labels.filter(pc.equal(labels["is_fraud"], True))["transaction_id"].to_pylist())
-    counts: dict[tuple[str, str], list[int]] = {}
-    for decision, version, tx in zip(
-        decisions["decision"].to_pylist(),
-        decisions["model_version"].to_pylist(),
-        decisions["transaction_id"].to_pylist(),
-        strict=True,
-    ):
-        entry = counts.setdefault((decision, version or "rules"), [0, 0])
-        entry[0] += 1
-        entry[1] += tx in fraud_ids
-    order = {"decline": 0, "review": 1, "approve": 2}
-    return [
-        DecisionOutcome(decision, version, n, fraud)
-        for (decision, version), (n, fraud) in sorted(
-            counts.items(), key=lambda kv: (order.get(kv[0][0], 3), kv[0][1])
-        )
-    ]
+    model version — ``rules`` for the fallback), how many and how many proved fraud.
+    Aggregated by DuckDB over the Arrow tables (no row passes through Python)."""
+    con = duckdb.connect()
+    con.register("decisions", decisions)
+    con.register("labels", labels)
+    rows = con.execute(
+        """
+        SELECT decision, coalesce(model_version, 'rules') AS version, count(*),
+               count(*) FILTER (WHERE transaction_id IN
+                   (SELECT transaction_id FROM labels WHERE is_fraud)),
+               CASE decision WHEN 'decline' THEN 0 WHEN 'review' THEN 1
+                             WHEN 'approve' THEN 2 ELSE 3 END AS rank
+        FROM decisions
+        GROUP BY decision, version
+        ORDER BY rank, version
+        """
+    ).fetchall()
+    return [DecisionOutcome(d, v, int(n), int(fraud)) for d, v, n, fraud, _ in rows]
 
 
 def feedback_table(settings: Settings) -> Table | str:
