@@ -40,11 +40,12 @@ demo: install ## The platform end to end: batch DAG to a champion, a day through
 	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake summary
 	$(BIN)/fraudlake stack flink submit
 	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake online load-profiles \
-	  && $(BIN)/fraudlake replay --days 1 --rate 500 \
+	  && $(BIN)/fraudlake replay --start labelled --rate 500 \
 	  && sleep 5 && $(BIN)/fraudlake online stats
 	$(BIN)/fraudlake stack flink status
 	$(BIN)/fraudlake serve reload
-	$(BIN)/fraudlake serve traffic --rate 100
+	$(BIN)/fraudlake serve traffic --start labelled --rate 100
+	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake replay --labels-of labelled
 	$(BIN)/fraudlake stack trigger fraud_stream_to_lake
 	$(BIN)/fraudlake stack trigger fraud_monitoring
 	eval "$$($(BIN)/fraudlake stack env)" \

@@ -92,12 +92,16 @@ def main(
     state.root = root
 
 
-def _context() -> tuple[Params, Settings, Layout]:
+def current_params() -> Params:
+    """The parameters of this invocation (``--params``), or exit naming the problem."""
     try:
-        params = load_params(state.params_path)
+        return load_params(state.params_path)
     except ParamsError as exc:
-        _fail(str(exc))
-    return params, get_settings(), Layout(state.root)
+        raise _fail(str(exc)) from exc
+
+
+def _context() -> tuple[Params, Settings, Layout]:
+    return current_params(), get_settings(), Layout(state.root)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

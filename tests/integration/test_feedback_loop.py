@@ -4,7 +4,8 @@ Airflow into the lake, the monitoring verdict, and the champion's lineage — ea
 checked.
 
 The scored day is the last one whose investigations all came back within the simulated
-horizon (``labels.delay_days_max`` before the end), so its frauds have labels. Those
+horizon (``labels.delay_days_max`` before the end, as ``make demo`` picks it), so its
+frauds have labels. Those
 labels reach Kafka as the investigation system would send them; the batch pipeline
 already ingested them too, and the stream sink must not land them twice.
 """
@@ -19,7 +20,6 @@ from typing import Any
 
 import httpx
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 from mlflow import MlflowClient
 from pyiceberg.expressions import In
@@ -33,10 +33,11 @@ from fraudlake.serving.traffic import score_body, send_traffic
 from fraudlake.settings import get_settings
 from fraudlake.stack.ray_serve import RayServeService
 from fraudlake.streaming.replay import (
+    LABELLED_DAY,
+    labels_of_day,
     merged_events,
+    pick_day,
     publish,
-    raw_days,
-    read_labels,
     read_raw_transactions,
 )
 from tests.integration.conftest import StackUnderTest
@@ -93,7 +94,7 @@ def test_a_day_of_traffic_becomes_decisions_labels_a_verdict_and_lineage(
 
     # A day of traffic through the API, as the payment gateway sends it.
     raw = project / "data" / "raw"
-    day = raw_days(raw)[-(params.simulate.labels.delay_days_max + 2)]
+    day = pick_day(raw, LABELLED_DAY, params.simulate.labels.delay_days_max)
     rows = read_raw_transactions(raw, day, 1).to_pylist()
     answers: dict[int, dict[str, Any]] = {}
 
@@ -116,9 +117,8 @@ def test_a_day_of_traffic_becomes_decisions_labels_a_verdict_and_lineage(
     assert {a["model"]["version"] for a in answers.values() if not a["degraded"]} == {champion}
 
     # The investigations of that day's transactions come back, late, through Kafka.
-    start = dt.datetime.combine(day, dt.time(), dt.UTC)
-    labels = read_labels(raw, start, start + dt.timedelta(days=30))
-    labels = labels.filter(pc.is_in(labels["transaction_id"], pa.array(list(answers))))
+    labels = labels_of_day(raw, day)
+    assert set(labels["transaction_id"].to_pylist()) <= set(answers)
     assert labels.num_rows > 0, f"no fraud among the {len(answers)} transactions of {day}"
     publish(merged_events(pa.table({}), labels), config.kafka_bootstrap)
 

@@ -17,9 +17,12 @@ from fraudlake.schemas import RAW_TRANSACTIONS
 from fraudlake.stream_features.events import Label, Transaction
 from fraudlake.streaming.replay import (
     ReplayInputError,
+    labels_of_day,
     merged_events,
+    pick_day,
     publish,
     read_labels,
+    read_raw_transactions,
     read_transactions,
 )
 from tests.features.data import random_dataset
@@ -124,3 +127,36 @@ def test_missing_days_are_named_with_what_is_there(tmp_path: Path) -> None:
     _write_raw(tmp_path)
     with pytest.raises(ReplayInputError, match=r"2031-01-01.*it holds 2024-03-01"):
         read_transactions(tmp_path, dt.date(2031, 1, 1), 2, KEY)
+
+
+def test_days_are_picked_by_date_last_or_labelled(tmp_path: Path) -> None:
+    _write_raw(tmp_path)
+    days = sorted(dt.date.fromisoformat(p.stem) for p in (tmp_path / "transactions").iterdir())
+    assert pick_day(tmp_path, None, 3) == pick_day(tmp_path, "last", 3) == days[-1]
+    assert pick_day(tmp_path, days[2].isoformat(), 3) == days[2]
+    labelled = pick_day(tmp_path, "labelled", 3)
+    assert labelled == days[-1] - dt.timedelta(days=3)
+    with pytest.raises(ReplayInputError, match=r"'yesterday' is not a day: give YYYY-MM-DD"):
+        pick_day(tmp_path, "yesterday", 3)
+    with pytest.raises(ReplayInputError, match=r"no raw transactions of 2031-01-01.*it holds"):
+        pick_day(tmp_path, "2031-01-01", 3)
+    with pytest.raises(ReplayInputError, match=r"has all its labels.*up to 40 day"):
+        pick_day(tmp_path, "labelled", 40)
+    with pytest.raises(ReplayInputError, match="run `fraudlake simulate`"):
+        pick_day(tmp_path / "empty", "last", 3)
+
+
+def test_a_days_labels_are_its_transactions_investigations_whenever_reported(
+    tmp_path: Path,
+) -> None:
+    _, labels = _write_raw(tmp_path)
+    day = pick_day(tmp_path, "labelled", 10)
+    ids = set(read_raw_transactions(tmp_path, day, 1).column("transaction_id").to_pylist())
+    got = labels_of_day(tmp_path, day)
+    expected = {i for i in labels.column("transaction_id").to_pylist() if i in ids}
+    assert expected, "the dataset should label some of that day's transactions"
+    assert sorted(got.column("transaction_id").to_pylist()) == sorted(expected)
+    reported = got.column("reported_at").to_pylist()
+    assert reported == sorted(reported)
+    # Some come back days later, in files named by their report day.
+    assert max(reported).date() > day

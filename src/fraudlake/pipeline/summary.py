@@ -103,6 +103,8 @@ def feedback_table(settings: Settings) -> Table | str:
             .to_arrow()
         )
     except NoSuchTableError:
+        decisions = schemas.DECISIONS.empty_table()
+    if not decisions.num_rows:
         return "no decisions in the lake yet: score traffic, then run fraud_stream_to_lake"
     try:
         labels = (

@@ -132,9 +132,12 @@ def status_cmd() -> None:
 @serve_app.command("traffic")
 def traffic_cmd(
     start: Annotated[
-        dt.datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Day to send (default: the last raw day)."),
-    ] = None,
+        str,
+        typer.Option(
+            help="Day to send: YYYY-MM-DD, `last` (the last raw day) or `labelled` (the last "
+            "day whose investigations all came back, so its decisions meet their labels)."
+        ),
+    ] = "last",
     rate: Annotated[float, typer.Option(min=0, help="Requests per second; 0: flat out.")] = 200,
     limit: Annotated[
         int, typer.Option(min=0, help="Send at most this many transactions; 0: the whole day.")
@@ -144,16 +147,13 @@ def traffic_cmd(
 ) -> None:
     """Send a day of raw transactions to POST /v1/score as a payment gateway would (card
     numbers included; the service pseudonymises them) and print decisions and latency."""
+    from fraudlake.cli import current_params
     from fraudlake.serving.traffic import score_body, send_traffic
-    from fraudlake.streaming.replay import ReplayInputError, raw_days, read_raw_transactions
+    from fraudlake.streaming.replay import ReplayInputError, pick_day, read_raw_transactions
 
     _, service = _service()
-    days = raw_days(raw)
-    if not days:
-        err.print(f"[red]no raw transactions in {raw}/transactions[/]; run `fraudlake simulate`")
-        raise typer.Exit(1)
-    day = start.date() if start else days[-1]
     try:
+        day = pick_day(raw, start, current_params().simulate.labels.delay_days_max)
         rows = read_raw_transactions(raw, day, 1).to_pylist()
     except ReplayInputError as exc:
         err.print(f"[red]{exc}[/]")

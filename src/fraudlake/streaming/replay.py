@@ -58,6 +58,59 @@ def raw_days(raw: Path) -> list[dt.date]:
     return sorted(dt.date.fromisoformat(p.stem) for p in (raw / "transactions").glob("*.parquet"))
 
 
+#: What a ``--start`` option takes besides a ``YYYY-MM-DD`` date.
+LAST_DAY = "last"
+LABELLED_DAY = "labelled"
+
+
+def pick_day(raw: Path, spec: str | None, label_delay_days: int) -> dt.date:
+    """The raw day ``spec`` names: a ``YYYY-MM-DD`` date; ``last`` (or None) — the last
+    raw day; ``labelled`` — the last day whose investigations have all come back within
+    the data (``label_delay_days`` before the last day: a transaction of that day is
+    reported on its day at most ``label_delay_days`` later). :class:`ReplayInputError` names
+    what the raw batches hold when the day is not there."""
+    days = raw_days(raw)
+    if not days:
+        raise ReplayInputError(
+            f"no raw transactions in {raw / 'transactions'}; run `fraudlake simulate` or `dvc pull`"
+        )
+    span = f"{days[0]} .. {days[-1]}"
+    if spec in (None, LAST_DAY):
+        return days[-1]
+    if spec == LABELLED_DAY:
+        day = days[-1] - dt.timedelta(days=label_delay_days)
+        if day < days[0]:
+            raise ReplayInputError(
+                f"no day in {span} has all its labels: they come up to {label_delay_days} "
+                f"day(s) late; simulate more than {label_delay_days} days"
+            )
+        return day
+    try:
+        day = dt.date.fromisoformat(spec)
+    except ValueError:
+        raise ReplayInputError(
+            f"{spec!r} is not a day: give YYYY-MM-DD, {LAST_DAY!r} or {LABELLED_DAY!r}"
+        ) from None
+    if day not in days:
+        raise ReplayInputError(f"no raw transactions of {day} in {raw} (it holds {span})")
+    return day
+
+
+def labels_of_day(raw: Path, day: dt.date) -> pa.Table:
+    """The labels of ``day``'s transactions, whenever they were reported (to the end of
+    the data), sorted by report time: that day's investigations coming back."""
+    ids = read_raw_transactions(raw, day, 1).column("transaction_id")
+    report_days = sorted(dt.date.fromisoformat(p.stem) for p in (raw / "labels").glob("*.parquet"))
+    if not report_days or report_days[-1] < day:
+        return pa.table({})
+    first = dt.datetime.combine(day, dt.time(), dt.UTC)
+    last = dt.datetime.combine(report_days[-1], dt.time.max, dt.UTC)
+    labels = read_labels(raw, first, last)
+    if not labels.num_rows:
+        return labels
+    return labels.filter(pc.is_in(labels["transaction_id"], ids))
+
+
 def read_transactions(raw: Path, start: dt.date, days: int, hmac_key: bytes) -> pa.Table:
     """The days' transactions, pseudonymised, sorted by (event time, transaction id)."""
     return pseudonymise_transactions(read_raw_transactions(raw, start, days), hmac_key)
