@@ -54,11 +54,12 @@ demo: install ## The platform end to end: batch DAG to a champion, a day through
 	  && $(BIN)/fraudlake audit lineage champion && $(BIN)/fraudlake summary
 	$(BIN)/fraudlake stack status
 
-demo-drift: install ## After `make demo`: the drift knob on — a drifted world, monitoring says retrain, the retrained challenger meets the gate
+demo-drift: install ## After `make demo`: the drift knob on — a drifted world, a challenger retrained on it meets the gate, monitoring says retrain
 	$(BIN)/fraudlake stack trigger fraud_batch_pipeline \
 	  --conf '{"overrides": {"simulate.drift.enabled": true}}'
 	$(BIN)/fraudlake stack trigger fraud_monitoring
-	eval "$$($(BIN)/fraudlake stack env)" \
+	$(BIN)/fraudlake stack follow fraud_batch_pipeline
+	eval "$$($(BIN)/fraudlake stack env)" && $(BIN)/fraudlake summary \
 	  && $(BIN)/fraudlake model list && $(BIN)/fraudlake model history
 
 demo-embedded: install ## No server at all: the batch pipeline with `dvc repro` on the embedded lake

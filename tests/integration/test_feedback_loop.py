@@ -31,6 +31,7 @@ from fraudlake.lake.catalog import open_catalog
 from fraudlake.params import load_params
 from fraudlake.serving.traffic import score_body, send_traffic
 from fraudlake.settings import get_settings
+from fraudlake.stack.airflow_client import RunResult
 from fraudlake.stack.ray_serve import RayServeService
 from fraudlake.streaming.replay import (
     LABELLED_DAY,
@@ -47,13 +48,13 @@ pytestmark = pytest.mark.slow
 MODEL = "fraud-detector"
 
 
-def _trigger(stack: StackUnderTest, dag: str) -> dict[str, str | None]:
+def _trigger(stack: StackUnderTest, dag: str) -> RunResult:
     with stack.airflow() as airflow:
         airflow.wait_for_dag(dag)
         run_id = airflow.trigger(dag)
         result = airflow.wait_for_run(dag, run_id, timeout=900)
     assert result.state == "success", f"{dag} {run_id}: {result.task_states}"
-    return result.task_states
+    return result
 
 
 def _serve_champion(stack: StackUnderTest, token: str, version: int) -> None:
@@ -123,7 +124,7 @@ def test_a_day_of_traffic_becomes_decisions_labels_a_verdict_and_lineage(
     publish(merged_events(pa.table({}), labels), config.kafka_bootstrap)
 
     # Airflow lands both streams in the lake.
-    states = _trigger(stack_env, "fraud_stream_to_lake")
+    states = _trigger(stack_env, "fraud_stream_to_lake").task_states
     assert all(s == "success" for s in states.values()), states
 
     catalog = open_catalog(get_settings())
@@ -150,7 +151,12 @@ def test_a_day_of_traffic_becomes_decisions_labels_a_verdict_and_lineage(
     assert len(joined) == labels.num_rows
 
     # Monitoring writes its verdict from the delayed labels.
-    _trigger(stack_env, "fraud_monitoring")
+    monitoring = _trigger(stack_env, "fraud_monitoring")
+    # The run `fraudlake stack follow fraud_monitoring` would follow: the newest.
+    with stack_env.airflow() as airflow:
+        latest = airflow.latest_run("fraud_monitoring")
+    assert latest is not None
+    assert (latest["dag_run_id"], latest["state"]) == (monitoring.run_id, "success")
     verdict = json.loads((project / "reports" / "monitoring" / "verdict.json").read_text())
     assert verdict["verdict"] in {"ok", "investigate", "retrain"}
 

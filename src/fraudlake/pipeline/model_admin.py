@@ -27,8 +27,12 @@ def print_versions(params: Params, settings: Settings, console: Console) -> None
     table = Table(title=f"{registry.name} in {settings.resolved_mlflow_uri}")
     for column in ("version", "aliases", "family", "avg precision", "gate", "created"):
         table.add_column(column)
-    versions = client.search_model_versions(f"name='{registry.name}'")
-    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
+    versions = sorted(
+        client.search_model_versions(f"name='{registry.name}'"),
+        key=lambda v: int(v.version),
+        reverse=True,
+    )
+    for mv in versions:
         table.add_row(
             str(mv.version),
             ", ".join(sorted(by_version.get(str(mv.version), []))),
@@ -38,6 +42,13 @@ def print_versions(params: Params, settings: Settings, console: Console) -> None
             str(mv.creation_timestamp and _ms_to_iso(mv.creation_timestamp)),
         )
     console.print(table)
+    gated = [mv for mv in versions if mv.tags.get("gate.reason")]
+    if gated:  # why the newest gated version was promoted or not
+        newest = gated[0]
+        console.print(
+            f"gate on v{newest.version}: {newest.tags.get('gate.decision')} — "
+            f"{newest.tags['gate.reason']}"
+        )
 
 
 def _ms_to_iso(ms: int) -> str:

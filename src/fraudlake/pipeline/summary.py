@@ -182,9 +182,10 @@ def print_summary(params: Params, settings: Settings, layout: Layout, console: C
     where.add_row("drift report", drift_line)
     monitoring = layout.reports / "monitoring" / "verdict.json"
     if monitoring.exists():
+        judged = json.loads(monitoring.read_text())
+        reasons = "".join(f"\n- {r}" for r in judged.get("reasons", []))
         where.add_row(
-            "monitoring verdict",
-            f"{json.loads(monitoring.read_text())['verdict']} ({monitoring.resolve()})",
+            "monitoring verdict", f"{judged['verdict']} ({monitoring.resolve()}){reasons}"
         )
     card = layout.reports / "registry" / "model_card.html"
     if card.exists():

@@ -111,6 +111,16 @@ class AirflowClient:
         run = self._json(self.http.post(f"/dags/{dag_id}/dagRuns", json=body), f"trigger {dag_id}")
         return str(run["dag_run_id"])
 
+    def latest_run(self, dag_id: str) -> dict[str, Any] | None:
+        """The DAG's newest run (``dag_run_id``, ``state``, ``note``, ``triggered_by``…), or
+        None when it never ran."""
+        body = self._json(
+            self.http.get(f"/dags/{dag_id}/dagRuns", params={"order_by": "-id", "limit": 1}),
+            f"list runs of {dag_id}",
+        )
+        runs = body.get("dag_runs", [])
+        return dict(runs[0]) if runs else None
+
     def run_state(self, dag_id: str, run_id: str) -> str:
         run = self._json(self.http.get(f"/dags/{dag_id}/dagRuns/{run_id}"), f"get run {run_id}")
         return str(run["state"])

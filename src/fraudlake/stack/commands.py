@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fraudlake.stack.airflow_client import AirflowClient, RunResult
-from fraudlake.stack.config import load_stack_config
+from fraudlake.stack.config import StackConfig, load_stack_config
 from fraudlake.stack.flink_commands import flink_app
 from fraudlake.stack.manager import Stack, StackError
 
@@ -163,7 +163,6 @@ def trigger_cmd(
     exit 1 naming the failed tasks if it fails."""
     import json
 
-    from fraudlake.stack.airflow import AirflowService
     from fraudlake.stack.airflow_client import AirflowApiError
 
     try:
@@ -172,13 +171,8 @@ def trigger_cmd(
         err.print(f"[bold red]error:[/] --conf is not JSON: {exc}")
         raise typer.Exit(2) from exc
     config = load_stack_config()
-    airflow = AirflowService(config)
-    password = airflow.password()
-    if password is None or not airflow.healthy():
-        err.print("[bold red]error:[/] Airflow is not running; start it with `fraudlake stack up`")
-        raise typer.Exit(1)
     try:
-        with AirflowClient(config.airflow_url, config.airflow.admin_user, password) as client:
+        with _airflow_client(config) as client:
             client.wait_for_dag(dag_id)
             client.unpause(dag_id)
             run_id = client.trigger(dag_id, run_conf, note="fraudlake stack trigger")
@@ -190,14 +184,63 @@ def trigger_cmd(
     except AirflowApiError as exc:
         err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from exc
+    _report(result, config.airflow_url)
+
+
+@stack_app.command("follow")
+def follow_cmd(
+    dag_id: Annotated[str, typer.Argument(help="The DAG whose run to follow.")],
+    run_id: Annotated[
+        str | None, typer.Option(help="The run (default: the DAG's newest run).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the run.")] = 1800.0,
+) -> None:
+    """Follow a run that is already going — by default the DAG's newest, such as the
+    retraining `fraud_monitoring` starts on a `retrain` verdict — until it finishes; exit 1
+    naming the failed tasks if it fails."""
+    from fraudlake.stack.airflow_client import AirflowApiError
+
+    config = load_stack_config()
+    try:
+        with _airflow_client(config) as client:
+            if run_id is None:
+                latest = client.latest_run(dag_id)
+                if latest is None:
+                    err.print(f"[bold red]error:[/] {dag_id} has no run to follow")
+                    raise typer.Exit(1)
+                run_id = str(latest["dag_run_id"])
+                note = f" — {latest['note']}" if latest.get("note") else ""
+                console.print(f"following {dag_id} run {run_id} ({latest['state']}){note}")
+            console.print(f"  in the UI: {config.airflow_url}/dags/{dag_id}/runs/{run_id}")
+            result = _follow(client, dag_id, run_id, timeout)
+    except AirflowApiError as exc:
+        err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    _report(result, config.airflow_url)
+
+
+def _airflow_client(config: StackConfig) -> AirflowClient:
+    """A client logged in as the stack's admin, or exit saying how to start Airflow."""
+    from fraudlake.stack.airflow import AirflowService
+
+    airflow = AirflowService(config)
+    password = airflow.password()
+    if password is None or not airflow.healthy():
+        err.print("[bold red]error:[/] Airflow is not running; start it with `fraudlake stack up`")
+        raise typer.Exit(1)
+    return AirflowClient(config.airflow_url, config.airflow.admin_user, password)
+
+
+def _report(result: RunResult, airflow_url: str) -> None:
+    """Say how the run ended; exit 1 naming the failed tasks unless it succeeded."""
+    where = f"{airflow_url}/dags/{result.dag_id}/runs/{result.run_id}"
     if result.state != "success":
         err.print(
-            f"[bold red]run {run_id} {result.state}[/]: failed task(s) "
-            f"{', '.join(result.failed_tasks) or '?'}; logs in the Airflow UI "
-            f"({config.airflow_url}/dags/{dag_id}/runs/{run_id})"
+            f"[bold red]run {result.run_id} {result.state}[/]: failed task(s) "
+            f"{', '.join(result.failed_tasks) or '?'}; logs in the Airflow UI ({where})"
         )
         raise typer.Exit(1)
-    console.print(f"[green]run {run_id} succeeded[/] in {result.seconds:.0f}s")
+    console.print(f"[green]run {result.run_id} succeeded[/] in {result.seconds:.0f}s")
 
 
 def _follow(client: AirflowClient, dag_id: str, run_id: str, timeout: float) -> RunResult:
