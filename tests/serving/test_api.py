@@ -123,6 +123,15 @@ def test_an_approval_has_reasons_only_when_asked(client: TestClient) -> None:
     assert all(r["contribution"] > 0 for r in explained["reasons"])
 
 
+def test_a_zero_amount_card_check_is_scored(client: TestClient) -> None:
+    # The lake takes amounts in [0, cap): a card verification of 0 is a transaction too.
+    reply = client.post("/v1/score", json=transaction(6, amount=0.0), headers=AUTH)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["transaction_id"] == 6 and not body["degraded"]
+    assert 0.0 <= body["score"] <= 1.0
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}],
@@ -166,8 +175,7 @@ def _without(body: dict, field: str) -> dict:
     [
         (_without(transaction(5), "amount"), "amount", "Field required"),
         (transaction(5, amount="lots"), "amount", "valid number"),
-        (transaction(5, amount=-3.0), "amount", "greater than 0"),
-        (transaction(5, amount=0.0), "amount", "greater than 0"),
+        (transaction(5, amount=-3.0), "amount", "greater than or equal to 0"),
         (transaction(5, customer_id="seven"), "customer_id", "valid integer"),
         (transaction(5, currency="XYZ"), "currency", "not scored here"),
         (transaction(5, currency="eur"), "currency", "pattern"),

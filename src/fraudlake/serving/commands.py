@@ -201,4 +201,7 @@ def traffic_cmd(
     console.print(table)
     console.print("every decision is on Kafka `decisions` (transaction, features, model, score)")
     if result.ok != result.sent:
+        err.print(f"[red]{result.sent - result.ok} request(s) not answered with 200[/]; the first:")
+        for failure in result.failures:
+            err.print(f"  {failure}")
         raise typer.Exit(1)

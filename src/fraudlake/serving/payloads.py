@@ -60,8 +60,10 @@ class TransactionIn(BaseModel):
     terminal_x: float = Field(allow_inf_nan=False, description="terminal location on the grid")
     terminal_y: float = Field(allow_inf_nan=False)
     merchant_category: str = Field("", max_length=64)
+    # [0, cap) as the lake's validation takes them: a zero amount is a card check
+    # (account verification), which card testers use too — scored, not refused.
     amount: float = Field(
-        gt=0, lt=DEFAULT_MAX_AMOUNT, allow_inf_nan=False, description="in `currency`"
+        ge=0, lt=DEFAULT_MAX_AMOUNT, allow_inf_nan=False, description="in `currency`"
     )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")
 

@@ -28,6 +28,12 @@ class TrafficResult:
     models: Counter[str] = field(default_factory=Counter)
     degraded: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    #: The first few failures, as ``HTTP 422 for transaction 7: <answer>``, to show why.
+    failures: list[str] = field(default_factory=list)
+
+    def note_failure(self, what: str, limit: int = 5) -> None:
+        if len(self.failures) < limit:
+            self.failures.append(what)
 
     @property
     def ok(self) -> int:
@@ -78,6 +84,7 @@ async def send_traffic(
     headers = {"Authorization": f"Bearer {token}"}
 
     async def one(client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+        tx = body.get("transaction_id")
         try:
             began = time.perf_counter()
             reply = await client.post("/v1/score", json=body)
@@ -85,11 +92,16 @@ async def send_traffic(
             elapsed = (time.perf_counter() - began) * 1000.0
         except httpx.HTTPError as exc:
             result.codes[type(exc).__name__] += 1
+            result.note_failure(f"{type(exc).__name__} for transaction {tx}: {exc}")
             on_answer(0, None)
             return
         finally:
             gate.release()
         result.codes[str(reply.status_code)] += 1
+        if reply.status_code != 200:
+            result.note_failure(
+                f"HTTP {reply.status_code} for transaction {tx}: {reply.text[:500]}"
+            )
         if answer is not None:
             result.latencies_ms.append(elapsed)
             result.decisions[answer["decision"]] += 1
