@@ -90,13 +90,13 @@ def replay_cmd(
     total = transactions.num_rows + label_rows.num_rows
     target = bootstrap or kafka_bootstrap()
     what = (
-        f"the labels of {first_day}'s transactions"
+        f"{label_rows.num_rows} labels of {first_day}'s transactions"
         if labels_of is not None
-        else f"{first_day} (+{days - 1} days)"
+        else f"{transactions.num_rows} transactions and {label_rows.num_rows} labels of "
+        f"{first_day} (+{days - 1} days)"
     )
     console.print(
-        f"replaying {transactions.num_rows} transactions and {label_rows.num_rows} labels of "
-        f"{what} to Kafka {target}"
+        f"replaying {what} to Kafka {target}"
         + (f" at {rate:g} events/s" if rate else ", as fast as possible")
     )
     with Progress(
