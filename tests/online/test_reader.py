@@ -80,3 +80,16 @@ def test_old_events_are_trimmed_and_keys_expire(
     members = {m.decode().split(":")[0] for m in online.zrange(key, 0, -1)}
     assert members == {"2", str(new.transaction_id)}
     assert 0 < online.ttl(key) <= keep // 1_000_000
+
+
+def test_scores_are_read_as_ints_even_in_exponent_form() -> None:
+    from fraudlake.online.reader import _after_colon, _times
+
+    assert _times([b"0", b"1709251500000000", b"-5"]) == [0, 1709251500000000, -5]
+    assert _times([b"1709251500000000", b"1.7092515e+17"]) == [1709251500000000, 170925150000000000]
+    assert _after_colon([b"17:250", b"18:0"]) == [250, 0]
+
+
+def test_a_client_that_decodes_responses_is_refused(feature_set: FeatureSet) -> None:
+    with pytest.raises(ValueError, match="returning bytes"):
+        OnlineFeatureReader(redis.Redis(decode_responses=True), feature_set)

@@ -22,13 +22,28 @@ from fraudlake.online.layout import (
     DEFAULT_PREFIX,
     PROFILE_FIELDS,
     frauds_key,
-    member_value,
     profile_key,
     transactions_key,
 )
 from fraudlake.stream_features.entity_stage import DEFAULT_GRACE_US, EntityState
 from fraudlake.stream_features.events import Transaction
 from fraudlake.stream_features.plan import build_stages
+
+
+def _times(scores: list[bytes]) -> list[int]:
+    """Scores (event times in µs) as ints. Redis writes a score with ``%.17g``: plain
+    digits for any time before the year 5138, so ``int`` reads them (3x faster than
+    through ``float``); an exponent form falls back to ``float``."""
+    try:
+        return list(map(int, scores))
+    except ValueError:
+        return [int(float(score)) for score in scores]
+
+
+def _after_colon(members: list[bytes]) -> list[int]:
+    """:func:`~fraudlake.online.layout.member_value` of every member, inlined (the
+    reader's hottest loop; members are bytes: the client must not decode responses)."""
+    return [int(member.rpartition(b":")[2]) for member in members]
 
 
 class UnknownCustomerError(LookupError):
@@ -43,6 +58,8 @@ class OnlineFeatureReader:
         prefix: str = DEFAULT_PREFIX,
         grace_us: int = DEFAULT_GRACE_US,
     ) -> None:
+        if client.get_connection_kwargs().get("decode_responses"):
+            raise ValueError("the online feature reader needs a Redis client returning bytes")
         self.client = client
         self.features = features
         self.prefix = prefix
@@ -133,14 +150,11 @@ class OnlineFeatureReader:
         values: dict[str, float] = {}
         for stage in self.stages:
             flat = next(replies)  # member, score, member, score, ...
-            state = EntityState(
-                times=[int(float(score)) for score in flat[1::2]],
-                cents=[member_value(member) for member in flat[::2]],
-            )
+            state = EntityState(times=_times(flat[1::2]), cents=_after_colon(flat[::2]))
             if stage.takes_labels:
                 frauds = next(replies)
-                state.fraud_times = [int(float(score)) for score in frauds[1::2]]
-                state.fraud_reported = [member_value(member) for member in frauds[::2]]
+                state.fraud_times = _times(frauds[1::2])
+                state.fraud_reported = _after_colon(frauds[::2])
             values.update(stage.values(state, t))
         return values
 

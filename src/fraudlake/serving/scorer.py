@@ -64,8 +64,9 @@ class Scored:
     features: dict[str, float] | None
     shadow: dict[str, Any] | None = None
 
-    def record(self, latency_ms: float) -> dict[str, Any]:
-        """The decision record for Kafka ``decisions`` (the card only as its pseudonym)."""
+    def record(self, latency_ms: float, decided_at: str | None = None) -> dict[str, Any]:
+        """The decision record for Kafka ``decisions`` (the card only as its pseudonym);
+        ``decided_at`` (ISO 8601) defaults to now."""
         r = self.response
         tx = self.transaction
         return {
@@ -75,7 +76,7 @@ class Scored:
             "card_id": tx.card_id,
             "terminal_id": tx.terminal_id,
             "amount": tx.amount,
-            "decided_at": dt.datetime.now(dt.UTC).isoformat(),
+            "decided_at": decided_at or dt.datetime.now(dt.UTC).isoformat(),
             "model_name": r.model.name,
             "model_version": r.model.version,
             "model_alias": r.model.alias,

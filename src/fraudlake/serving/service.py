@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hmac
 import logging
 import time
@@ -147,8 +148,12 @@ class ScoringService:
     ) -> list[Scored]:
         scored = self.scorer.score(items, explain)
         now = time.perf_counter()
+        decided_at = dt.datetime.now(dt.UTC).isoformat()  # one clock read for the batch
         self.publisher.publish(
-            [s.record((now - t) * 1000.0) for s, t in zip(scored, received_at, strict=True)]
+            [
+                s.record((now - t) * 1000.0, decided_at)
+                for s, t in zip(scored, received_at, strict=True)
+            ]
         )
         return scored
 

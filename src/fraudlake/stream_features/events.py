@@ -18,6 +18,7 @@ from typing import Any
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ONE_US = dt.timedelta(microseconds=1)
+_NAIVE_EPOCH = dt.datetime(1970, 1, 1)
 
 #: Transaction fields a message must carry, with their JSON types.
 TRANSACTION_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -50,8 +51,10 @@ def from_us(us: int) -> dt.datetime:
 
 
 def format_ts(us: int) -> str:
-    """Microseconds → ``2024-03-01T00:05:00.000000Z`` (what Flink's JSON format reads)."""
-    return from_us(us).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Microseconds → ``2024-03-01T00:05:00.000000Z`` (what Flink's JSON format reads).
+    ``isoformat`` of a naive UTC time: a fifth of ``strftime``'s cost, on every decision
+    record the scorer publishes."""
+    return (_NAIVE_EPOCH + dt.timedelta(microseconds=us)).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_ts(text: str, field: str = "event_ts") -> int:
