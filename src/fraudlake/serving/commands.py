@@ -134,8 +134,9 @@ def traffic_cmd(
     start: Annotated[
         str,
         typer.Option(
+            metavar="DAY",
             help="Day to send: YYYY-MM-DD, `last` (the last raw day) or `labelled` (the last "
-            "day whose investigations all came back, so its decisions meet their labels)."
+            "day whose investigations all came back, so its decisions meet their labels).",
         ),
     ] = "last",
     rate: Annotated[float, typer.Option(min=0, help="Requests per second; 0: flat out.")] = 200,

@@ -19,6 +19,7 @@ def replay_cmd(
     start: Annotated[
         str | None,
         typer.Option(
+            metavar="DAY",
             help="First day to replay: YYYY-MM-DD, `labelled` (the last day whose "
             "investigations all came back within the data) or `last`. Default: the last "
             "DAYS raw days.",
@@ -35,6 +36,7 @@ def replay_cmd(
     labels_of: Annotated[
         str | None,
         typer.Option(
+            metavar="DAY",
             help="Instead of days of traffic, send only the labels of this day's transactions "
             "(YYYY-MM-DD, `labelled` or `last`), whenever they were reported: its "
             "investigations coming back.",
