@@ -167,6 +167,16 @@ def model_table(r: dict[str, float]) -> Table:
         f"{r['inproc_predict_one_rows_s']:,.0f}",
         f"{r['inproc_predict_batch_rows_s']:,.0f}",
     )
+    table.add_row(
+        f"predict compiled by lleaves ({r['inproc_compiled_compile_s']:.0f} s to compile)",
+        f"{r['inproc_compiled_one_rows_s']:,.0f}",
+        f"{r['inproc_compiled_batch_rows_s']:,.0f}",
+    )
+    table.add_row(
+        "ratio compiled / native",
+        f"{r['inproc_compiled_one_rows_s'] / r['inproc_predict_one_rows_s']:.1f}x",
+        f"{r['inproc_compiled_batch_rows_s'] / r['inproc_predict_batch_rows_s']:.1f}x",
+    )
     table.add_row("pred_contrib (reasons)", f"{r['inproc_contrib_one_rows_s']:,.0f}", "")
     return table
 

@@ -159,6 +159,7 @@ def in_process(
     out["predict_one_rows_s"] = _rate(lambda: model.predict(x[:1]), 1, 2.0)
     out["predict_batch_rows_s"] = _rate(lambda: model.predict(x), len(x), 2.0)
     out["contrib_one_rows_s"] = _rate(lambda: model.contributions(x[:1]), 1, 2.0)
+    out |= compiled_predict(model, x, setup.root)
     chunks = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
     started = time.perf_counter()
     scored = 0
@@ -171,6 +172,28 @@ def in_process(
     out["scorer_one_rows_s"] = 2000 / (time.perf_counter() - started)
     service.publisher.close(timeout=1)
     return out
+
+
+def compiled_predict(model: LoadedModel, x: np.ndarray, work: Path) -> dict[str, float]:
+    """The same booster compiled to native code by lleaves (LLVM): compile time, and
+    rows/s one row at a time and in batches, single-threaded like the native calls.
+    Fails if its scores differ from the native ones."""
+    import lightgbm as lgb
+    import lleaves
+
+    assert isinstance(model.booster, lgb.Booster)
+    source = work / "model.txt"
+    model.booster.save_model(str(source))
+    started = time.perf_counter()
+    compiled = lleaves.Model(model_file=str(source))
+    compiled.compile(cache=str(work / "model.so"))
+    seconds = time.perf_counter() - started
+    np.testing.assert_allclose(compiled.predict(x, n_jobs=1), model.predict(x), atol=1e-9)
+    return {
+        "compiled_compile_s": seconds,
+        "compiled_one_rows_s": _rate(lambda: compiled.predict(x[:1], n_jobs=1), 1, 2.0),
+        "compiled_batch_rows_s": _rate(lambda: compiled.predict(x, n_jobs=1), len(x), 2.0),
+    }
 
 
 def _rate(call: Any, rows: int, seconds: float) -> float:
