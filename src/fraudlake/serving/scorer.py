@@ -12,7 +12,6 @@ same transaction always takes the same path, so a replay reproduces every decisi
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,9 +63,9 @@ class Scored:
     features: dict[str, float] | None
     shadow: dict[str, Any] | None = None
 
-    def record(self, latency_ms: float, decided_at: str | None = None) -> dict[str, Any]:
+    def record(self, latency_ms: float, decided_at: str) -> dict[str, Any]:
         """The decision record for Kafka ``decisions`` (the card only as its pseudonym);
-        ``decided_at`` (ISO 8601) defaults to now."""
+        ``decided_at`` ISO 8601, one clock read for a whole batch."""
         r = self.response
         tx = self.transaction
         return {
@@ -76,7 +75,7 @@ class Scored:
             "card_id": tx.card_id,
             "terminal_id": tx.terminal_id,
             "amount": tx.amount,
-            "decided_at": decided_at or dt.datetime.now(dt.UTC).isoformat(),
+            "decided_at": decided_at,
             "model_name": r.model.name,
             "model_version": r.model.version,
             "model_alias": r.model.alias,
