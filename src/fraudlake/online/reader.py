@@ -1,8 +1,8 @@
 """The online feature reader: a transaction in, its full feature vector out.
 
-The call the scoring service makes. One pipelined Redis round trip fetches, for every
-entity stage, the entity's transactions and frauds in ``[t - span, t)`` and the
-customer's profile; the stage's own :meth:`~EntityStage.values` (the code the stream
+The call the scoring service makes. One Redis round trip
+(:func:`~fraudlake.online.round_trip.round_trip`) fetches, for every entity stage, the
+entity's transactions and frauds in ``[t - span, t)`` and the customer's profile; the stage's own :meth:`~EntityStage.values` (the code the stream
 runs) turns them into window and label features, and
 :func:`~fraudlake.features.request_time.request_features` (the code the batch runs) adds
 the request-time ones. So the vector equals the batch row of the same transaction.
@@ -25,6 +25,7 @@ from fraudlake.online.layout import (
     profile_key,
     transactions_key,
 )
+from fraudlake.online.round_trip import Command, round_trip
 from fraudlake.stream_features.entity_stage import DEFAULT_GRACE_US, EntityState
 from fraudlake.stream_features.events import Transaction
 from fraudlake.stream_features.plan import build_stages
@@ -86,10 +87,10 @@ class OnlineFeatureReader:
         """:meth:`features_for` of every transaction in one pipelined round trip; a
         transaction whose customer has no profile gets its :class:`UnknownCustomerError`
         in its place instead of failing the others. Redis errors propagate."""
-        pipe = self.client.pipeline(transaction=False)
+        commands: list[Command] = []
         for tx in txs:
-            self._queue(pipe, tx)
-        replies = iter(pipe.execute())
+            self._queue(commands, tx)
+        replies = iter(round_trip(self.client, commands))
         found: list[tuple[dict[str, float], list[Any]]] = []
         for tx in txs:
             values = self._window_values(replies, tx.event_us)
@@ -119,29 +120,32 @@ class OnlineFeatureReader:
             for tx, (values, profile) in zip(txs, found, strict=True)
         ]
 
-    def _queue(self, pipe: redis.client.Pipeline, tx: Transaction) -> None:
+    def _queue(self, commands: list[Command], tx: Transaction) -> None:
         t = tx.event_us
+        high = f"({t}"
         for stage in self.stages:
             key = tx.key(stage.keys)
-            low, high = t - stage.span_us, f"({t}"
-            # The raw command: redis-py's WITHSCORES reply callback (pairs, float()) cost
-            # more than the rest of the read; the flat reply is parsed below instead.
-            pipe.execute_command(
-                "ZRANGEBYSCORE",
-                transactions_key(self.prefix, stage.entity, key),
-                low,
-                high,
-                "WITHSCORES",
-            )
-            if stage.takes_labels:
-                pipe.execute_command(
+            low = t - stage.span_us
+            commands.append(
+                (
                     "ZRANGEBYSCORE",
-                    frauds_key(self.prefix, stage.entity, key),
+                    transactions_key(self.prefix, stage.entity, key),
                     low,
                     high,
                     "WITHSCORES",
                 )
-        pipe.hmget(profile_key(self.prefix, tx.customer_id), list(PROFILE_FIELDS))
+            )
+            if stage.takes_labels:
+                commands.append(
+                    (
+                        "ZRANGEBYSCORE",
+                        frauds_key(self.prefix, stage.entity, key),
+                        low,
+                        high,
+                        "WITHSCORES",
+                    )
+                )
+        commands.append(("HMGET", profile_key(self.prefix, tx.customer_id), *PROFILE_FIELDS))
 
     def _window_values(self, replies: Iterator[Any], t: int) -> dict[str, float]:
         """Consume one transaction's sorted-set replies (queued by :meth:`_queue`) into
