@@ -2,15 +2,19 @@
 
 The call the scoring service makes. One Redis round trip
 (:func:`~fraudlake.online.round_trip.round_trip`) fetches, for every entity stage, the
-entity's transactions and frauds in ``[t - span, t)`` and the customer's profile; the stage's own :meth:`~EntityStage.values` (the code the stream
-runs) turns them into window and label features, and
+entity's transactions and frauds in ``[t - span, t)`` and the customer's profile. The
+reader counts and sums each of the stage's ranges (bisection over the time-ordered
+replies, prefix sums of the cents), the stage's own :meth:`~EntityStage.values_of` (the
+code the stream runs) turns the sums into window and label features, and
 :func:`~fraudlake.features.request_time.request_features` (the code the batch runs) adds
 the request-time ones. So the vector equals the batch row of the same transaction.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -26,7 +30,7 @@ from fraudlake.online.layout import (
     transactions_key,
 )
 from fraudlake.online.round_trip import Command, round_trip
-from fraudlake.stream_features.entity_stage import DEFAULT_GRACE_US, EntityState
+from fraudlake.stream_features.entity_stage import DEFAULT_GRACE_US
 from fraudlake.stream_features.events import Transaction
 from fraudlake.stream_features.plan import build_stages
 
@@ -149,17 +153,32 @@ class OnlineFeatureReader:
 
     def _window_values(self, replies: Iterator[Any], t: int) -> dict[str, float]:
         """Consume one transaction's sorted-set replies (queued by :meth:`_queue`) into
-        its window and label features. Replies come sorted by score (event time), so the
-        state is built without inserts."""
+        its window and label features. Replies come sorted by score (event time): each
+        range is a slice found by bisection, its cents a difference of prefix sums."""
         values: dict[str, float] = {}
         for stage in self.stages:
             flat = next(replies)  # member, score, member, score, ...
-            state = EntityState(times=_times(flat[1::2]), cents=_after_colon(flat[::2]))
+            times = _times(flat[1::2])
+            n = len(times)
+            # Cents only where a feature adds them up (the rest of the members only count).
+            first = (
+                n if stage.cents_span_us is None else bisect_left(times, t - stage.cents_span_us)
+            )
+            prefix = list(accumulate(_after_colon(flat[2 * first :: 2]), initial=0))
+            sums: list[int] = []
+            for start, end in stage.transaction_ranges:
+                a = bisect_left(times, t - start)
+                b = bisect_left(times, t - end) if end else n  # replies end before t
+                sums += (b - a, prefix[b - first] - prefix[a - first] if a >= first else 0)
+            frauds: list[int] = []
             if stage.takes_labels:
-                frauds = next(replies)
-                state.fraud_times = _times(frauds[1::2])
-                state.fraud_reported = _after_colon(frauds[::2])
-            values.update(stage.values(state, t))
+                flat = next(replies)
+                fraud_times = _times(flat[1::2])
+                reported = _after_colon(flat[::2])
+                for start, end in stage.fraud_ranges:
+                    a, b = bisect_left(fraud_times, t - start), bisect_left(fraud_times, t - end)
+                    frauds.append(sum(1 for r in reported[a:b] if r < t))
+            values.update(stage.values_of(sums, frauds))
         return values
 
     def vector(self, tx: Transaction) -> list[float]:

@@ -26,6 +26,7 @@ key's transactions with event time in ``[t - W, t)`` and the frauds reported bef
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fraudlake.features.definitions import LabelWindowDef, WindowDef, window_seconds
@@ -126,6 +127,34 @@ class EntityStage:
             for d in label_windows
             for w in d.windows
         ]
+        #: The transaction ranges :meth:`values_of` needs, as ``(start, end)`` offsets back
+        #: from ``t`` (the range ``[t - start, t - end)``): each window's, then each label
+        #: window's.
+        self.transaction_ranges: list[tuple[int, int]] = [
+            (width, 0) for width, _ in self._window_plan
+        ] + [(delay + width, delay) for delay, width, _ in self._label_plan]
+        #: The fraud ranges, one per label window, as offsets like the above.
+        self.fraud_ranges: list[tuple[int, int]] = [
+            (delay + width, delay) for delay, width, _ in self._label_plan
+        ]
+        #: How far back any feature reads amounts (sum, mean), or None if none does:
+        #: the cents of older transactions only count, they never add up into a value.
+        self.cents_span_us: int | None = max(
+            (
+                width
+                for width, names in self._window_plan
+                if any(agg in ("sum", "mean") for _, agg in names)
+            ),
+            default=None,
+        )
+        # Per feature: name, aggregation, is-label, and where its inputs sit in
+        # ``values_of``'s arguments (the count; then the cents, or the fraud count).
+        self._outputs: list[tuple[str, str, bool, int, int]] = []
+        for i, (_, names) in enumerate(self._window_plan):
+            self._outputs += [(name, agg, False, 2 * i, 2 * i + 1) for name, agg in names]
+        for k, (_, _, names) in enumerate(self._label_plan):
+            count_at = 2 * (len(self._window_plan) + k)
+            self._outputs += [(name, agg, True, count_at, k) for name, agg in names]
 
     @property
     def takes_labels(self) -> bool:
@@ -145,17 +174,24 @@ class EntityStage:
 
     def values(self, state: EntityState, t: int) -> dict[str, float]:
         """This stage's features of a transaction at ``t`` from ``state``'s history."""
+        sums: list[int] = []
+        for start, end in self.transaction_ranges:
+            sums += state.window(t - start, t - end)
+        frauds = [state.frauds_known(t - start, t - end, t) for start, end in self.fraud_ranges]
+        return self.values_of(sums, frauds)
+
+    def values_of(self, sums: Sequence[int], frauds: Sequence[int]) -> dict[str, float]:
+        """This stage's features from a transaction's raw aggregates, however they were
+        found: ``sums`` holds the count and the cents of each :attr:`transaction_ranges`
+        range in turn (the cents of a range reaching back further than
+        :attr:`cents_span_us` are never read: a caller may pass 0), ``frauds`` the
+        frauds reported before ``t`` in each :attr:`fraud_ranges` range."""
         out: dict[str, float] = {}
-        for width, names in self._window_plan:
-            count, cents = state.window(t - width, t)
-            for name, agg in names:
-                out[name] = window_value(agg, count, cents)
-        for delay, width, names in self._label_plan:
-            start, end = t - delay - width, t - delay
-            count, _ = state.window(start, end)
-            fraud = state.frauds_known(start, end, t)
-            for name, agg in names:
-                out[name] = label_value(agg, fraud, count)
+        for name, agg, label, count_at, other_at in self._outputs:
+            if label:
+                out[name] = label_value(agg, frauds[other_at], sums[count_at])
+            else:
+                out[name] = window_value(agg, sums[count_at], sums[other_at])
         return out
 
     def offer(self, state: EntityState, element: Element) -> list[Element]:
