@@ -55,6 +55,39 @@ def test_reader_vector_equals_the_batch_row(online: redis.Redis, feature_set: Fe
         assert got == pytest.approx(want, abs=1e-9, rel=0), t.transaction_id
     assert reader.vector(txs[0]) == list(reader.features_for(txs[0]).values())
 
+    # A batch is counted at once (one array for all its members): the same values, bit
+    # for bit, as one transaction at a time, in any order; a customer without a profile
+    # in the middle of a batch gets its error and leaves the others alone.
+    one_by_one = {t.transaction_id: reader.features_for(t) for t in txs}
+    stranger = dataclasses.replace(txs[0], transaction_id=-1, customer_id=10**9)
+    batch_txs = [txs[i] for i in order[:300]] + [stranger] + [txs[i] for i in order[300:]]
+    many = reader.features_for_many(batch_txs)
+    assert isinstance(many[300], UnknownCustomerError)
+    del many[300], batch_txs[300]
+    assert many == [one_by_one[t.transaction_id] for t in batch_txs]
+
+
+def test_window_edges_are_exact_for_every_transaction_of_a_batch(
+    online: redis.Redis, feature_set: FeatureSet
+) -> None:
+    tx, customers, _ = random_dataset(2, n=5)
+    base = Transaction.from_row(tx.to_pylist()[0])
+    t, minute = base.event_us, 60 * 1_000_000
+
+    def at(i: int, when: int) -> Transaction:
+        return dataclasses.replace(base, transaction_id=1000 + i, event_us=when)
+
+    # The card's history: on the 10-minute edge, 1 µs before it, 1 µs before t, at t.
+    history = [at(0, t - 10 * minute), at(1, t - 10 * minute - 1), at(2, t - 1), at(3, t)]
+    OnlineStoreWriter(online, build_stages(feature_set)).write(history)
+    write_profiles(online, customers.to_pylist())
+    probes = [at(10, t), at(11, t + 5 * minute), at(12, t - 10 * minute)]
+    got = OnlineFeatureReader(online, feature_set).features_for_many(probes)
+    counts = [(g["card_count_10m"], g["card_count_1h"]) for g in got]  # type: ignore[index]
+    assert counts == [(2.0, 3.0), (2.0, 4.0), (1.0, 1.0)]
+    cents = {h.event_us: h.cents for h in history}
+    assert got[0]["card_sum_10m"] == (cents[t - 10 * minute] + cents[t - 1]) / 100  # type: ignore[index]
+
 
 def test_a_missing_profile_is_named(online: redis.Redis, feature_set: FeatureSet) -> None:
     tx, _, _ = random_dataset(0, n=5)
@@ -82,12 +115,19 @@ def test_old_events_are_trimmed_and_keys_expire(
     assert 0 < online.ttl(key) <= keep // 1_000_000
 
 
-def test_scores_are_read_as_ints_even_in_exponent_form() -> None:
-    from fraudlake.online.reader import _after_colon, _times
+def test_scores_and_member_values_are_read_exactly() -> None:
+    from fraudlake.online.reader import _member_values, _times
 
-    assert _times([b"0", b"1709251500000000", b"-5"]) == [0, 1709251500000000, -5]
-    assert _times([b"1709251500000000", b"1.7092515e+17"]) == [1709251500000000, 170925150000000000]
-    assert _after_colon([b"17:250", b"18:0"]) == [250, 0]
+    assert _times([b"0", b"1709251500000001", b"-5"]).tolist() == [0, 1709251500000001, -5]
+    # Redis writes a score past the year 5138 in exponent form: still read.
+    assert _times([b"1709251500000000", b"1.7092515e+17"]).tolist() == [
+        1709251500000000,
+        170925150000000000,
+    ]
+    assert _times([]).tolist() == []
+    assert _member_values([b"17:250", b"18:0", b"9007199254740993:1"]).tolist() == [250, 0, 1]
+    with pytest.raises(ValueError, match="<transaction_id>:<integer>"):
+        _member_values([b"17:250", b"18"])
 
 
 def test_a_client_that_decodes_responses_is_refused(feature_set: FeatureSet) -> None:

@@ -1,27 +1,29 @@
-"""The online feature reader: a transaction in, its full feature vector out.
+"""The online feature reader: transactions in, their full feature vectors out.
 
 The call the scoring service makes. One Redis round trip
-(:func:`~fraudlake.online.round_trip.round_trip`) fetches, for every entity stage, the
-entity's transactions and frauds in ``[t - span, t)`` and the customer's profile. The
-reader counts and sums each of the stage's ranges (bisection over the time-ordered
-replies, prefix sums of the cents), the stage's own :meth:`~EntityStage.values_of` (the
-code the stream runs) turns the sums into window and label features, and
-:func:`~fraudlake.features.request_time.request_features` (the code the batch runs) adds
-the request-time ones. So the vector equals the batch row of the same transaction.
+(:func:`~fraudlake.online.round_trip.round_trip`) fetches, for every transaction and
+entity stage, the entity's transactions and frauds in ``[t - span, t)`` and the
+customer's profile. The whole batch is then counted at once: numpy reads the numbers,
+each range of each transaction is a slice of one sorted array (found by
+``searchsorted``), its cents a difference of prefix sums; the stage's own
+:meth:`~EntityStage.columns_of` turns the sums into window and label features (the same
+IEEE operations the stream's :meth:`~EntityStage.values_of` does, so the values agree
+bit for bit), and :func:`~fraudlake.features.request_time.request_features` (the code
+the batch runs) adds the request-time ones. So a vector equals the batch row of the
+same transaction.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Iterator, Sequence
-from itertools import accumulate
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import redis
 
 from fraudlake.features.definitions import FeatureSet
 from fraudlake.features.request_time import request_features
+from fraudlake.features.window_values import FloatArray, IntArray
 from fraudlake.online.layout import (
     DEFAULT_PREFIX,
     PROFILE_FIELDS,
@@ -30,29 +32,57 @@ from fraudlake.online.layout import (
     transactions_key,
 )
 from fraudlake.online.round_trip import Command, round_trip
-from fraudlake.stream_features.entity_stage import DEFAULT_GRACE_US
+from fraudlake.stream_features.entity_stage import DEFAULT_GRACE_US, EntityStage
 from fraudlake.stream_features.events import Transaction
 from fraudlake.stream_features.plan import build_stages
 
-
-def _times(scores: list[bytes]) -> list[int]:
-    """Scores (event times in µs) as ints. Redis writes a score with ``%.17g``: plain
-    digits for any time before the year 5138, so ``int`` reads them (3x faster than
-    through ``float``); an exponent form falls back to ``float``."""
-    try:
-        return list(map(int, scores))
-    except ValueError:
-        return [int(float(score)) for score in scores]
+_DIGITS = b"0123456789 -"
 
 
-def _after_colon(members: list[bytes]) -> list[int]:
-    """:func:`~fraudlake.online.layout.member_value` of every member, inlined (the
-    reader's hottest loop; members are bytes: the client must not decode responses)."""
-    return [int(member.rpartition(b":")[2]) for member in members]
+def _ints(text: bytes, count: int) -> IntArray:
+    """``count`` space-separated decimal integers as int64, read by numpy's C parser
+    (Python's ``int`` per number cost 2-3x more). Redis writes a score with ``%.17g``:
+    plain digits before the year 5138; anything else (an exponent form) goes through
+    Python's ``float``."""
+    if not count:
+        return np.empty(0, dtype=np.int64)
+    if text.translate(None, _DIGITS):
+        return np.array([int(float(field)) for field in text.split()], dtype=np.int64)
+    return np.fromstring(text, dtype=np.int64, sep=" ")
+
+
+def _times(scores: list[bytes]) -> IntArray:
+    """Scores (event times in µs) as int64."""
+    return _ints(b" ".join(scores), len(scores))
+
+
+def _member_values(members: list[bytes]) -> IntArray:
+    """The number after the colon of every ``<transaction_id>:<value>`` member."""
+    pairs = _ints(b" ".join(members).replace(b":", b" "), 2 * len(members))
+    if pairs.size != 2 * len(members):
+        raise ValueError(
+            "online store members must look like <transaction_id>:<integer>; one of "
+            f"{members[:3]!r}... does not"
+        )
+    return pairs[1::2]
 
 
 class UnknownCustomerError(LookupError):
     """The online store has no profile for the transaction's customer."""
+
+
+@dataclass(frozen=True)
+class FeatureRows:
+    """Feature vectors of a batch: row ``i`` of :attr:`matrix` is transaction ``i``'s,
+    in :attr:`names` order; where ``missing[i]`` is set, the row is NaN and that says why."""
+
+    names: list[str]
+    matrix: FloatArray
+    missing: list[UnknownCustomerError | None]
+
+    def row(self, i: int) -> dict[str, float]:
+        """Transaction ``i``'s features by name (Python floats)."""
+        return dict(zip(self.names, self.matrix[i].tolist(), strict=True))
 
 
 class OnlineFeatureReader:
@@ -91,38 +121,57 @@ class OnlineFeatureReader:
         """:meth:`features_for` of every transaction in one pipelined round trip; a
         transaction whose customer has no profile gets its :class:`UnknownCustomerError`
         in its place instead of failing the others. Redis errors propagate."""
+        rows = self.feature_rows(txs)
+        return [
+            rows.row(i) if missing is None else missing for i, missing in enumerate(rows.missing)
+        ]
+
+    def feature_rows(self, txs: Sequence[Transaction]) -> FeatureRows:
+        """The feature vectors of ``txs`` as one matrix (what a model takes), from one
+        Redis round trip. Redis errors propagate."""
+        n = len(txs)
+        matrix = np.full((n, len(self._names)), np.nan)
+        if not n:
+            return FeatureRows(self._names, matrix, [])
         commands: list[Command] = []
         for tx in txs:
             self._queue(commands, tx)
-        replies = iter(round_trip(self.client, commands))
-        found: list[tuple[dict[str, float], list[Any]]] = []
-        for tx in txs:
-            values = self._window_values(replies, tx.event_us)
-            found.append((values, next(replies)))
-        known = [i for i, (_, profile) in enumerate(found) if None not in profile]
+        replies = round_trip(self.client, commands)
+        per_tx = len(replies) // n
+        t = np.fromiter((tx.event_us for tx in txs), dtype=np.int64, count=n)
+        columns: dict[str, FloatArray] = {}
+        at = 0
+        for stage in self.stages:
+            transactions = replies[at::per_tx]
+            at += 1
+            frauds = None
+            if stage.takes_labels:
+                frauds = replies[at::per_tx]
+                at += 1
+            columns.update(_stage_columns(stage, t, transactions, frauds))
+        profiles = replies[at::per_tx]
+        known = [i for i, profile in enumerate(profiles) if None not in profile]
         if known:
             # The request features of the whole batch in one vectorised call.
             inputs = {
                 "amount": np.array([txs[i].amount for i in known]),
-                "event_us": np.array([txs[i].event_us for i in known], dtype=np.int64),
+                "event_us": t[known],
                 "terminal_x": np.array([txs[i].terminal_x for i in known]),
                 "terminal_y": np.array([txs[i].terminal_y for i in known]),
             }
             for j, field in enumerate(PROFILE_FIELDS):
-                inputs[field] = np.array([float(found[i][1][j]) for i in known])
-            for name, array in request_features(inputs, self._request).items():
-                for value, i in zip(array.tolist(), known, strict=True):
-                    found[i][0][name] = value
-        names = self._names
-        return [
-            {n: values[n] for n in names}
-            if None not in profile
-            else UnknownCustomerError(
-                f"no profile for customer {tx.customer_id} in the online store; load the "
-                "profiles with `fraudlake online load-profiles`"
-            )
-            for tx, (values, profile) in zip(txs, found, strict=True)
-        ]
+                inputs[field] = np.array([float(profiles[i][j]) for i in known])
+            request = request_features(inputs, self._request)
+            for k, name in enumerate(self._names):
+                matrix[known, k] = request[name] if name in request else columns[name][known]
+        missing: list[UnknownCustomerError | None] = [None] * n
+        for i, profile in enumerate(profiles):
+            if None in profile:
+                missing[i] = UnknownCustomerError(
+                    f"no profile for customer {txs[i].customer_id} in the online store; load "
+                    "the profiles with `fraudlake online load-profiles`"
+                )
+        return FeatureRows(self._names, matrix, missing)
 
     def _queue(self, commands: list[Command], tx: Transaction) -> None:
         t = tx.event_us
@@ -151,37 +200,52 @@ class OnlineFeatureReader:
                 )
         commands.append(("HMGET", profile_key(self.prefix, tx.customer_id), *PROFILE_FIELDS))
 
-    def _window_values(self, replies: Iterator[Any], t: int) -> dict[str, float]:
-        """Consume one transaction's sorted-set replies (queued by :meth:`_queue`) into
-        its window and label features. Replies come sorted by score (event time): each
-        range is a slice found by bisection, its cents a difference of prefix sums."""
-        values: dict[str, float] = {}
-        for stage in self.stages:
-            flat = next(replies)  # member, score, member, score, ...
-            times = _times(flat[1::2])
-            n = len(times)
-            # Cents only where a feature adds them up (the rest of the members only count).
-            first = (
-                n if stage.cents_span_us is None else bisect_left(times, t - stage.cents_span_us)
-            )
-            prefix = list(accumulate(_after_colon(flat[2 * first :: 2]), initial=0))
-            sums: list[int] = []
-            for start, end in stage.transaction_ranges:
-                a = bisect_left(times, t - start)
-                b = bisect_left(times, t - end) if end else n  # replies end before t
-                sums += (b - a, prefix[b - first] - prefix[a - first] if a >= first else 0)
-            frauds: list[int] = []
-            if stage.takes_labels:
-                flat = next(replies)
-                fraud_times = _times(flat[1::2])
-                reported = _after_colon(flat[::2])
-                for start, end in stage.fraud_ranges:
-                    a, b = bisect_left(fraud_times, t - start), bisect_left(fraud_times, t - end)
-                    frauds.append(sum(1 for r in reported[a:b] if r < t))
-            values.update(stage.values_of(sums, frauds))
-        return values
-
     def vector(self, tx: Transaction) -> list[float]:
         """:meth:`features_for` as a list in :attr:`names` order (a model's input row)."""
         found = self.features_for(tx)
         return [found[n] for n in self.names]
+
+
+def _stage_columns(
+    stage: EntityStage,
+    t: IntArray,
+    transactions: list[list[bytes]],
+    frauds: list[list[bytes]] | None,
+) -> dict[str, FloatArray]:
+    """One stage's features of a batch, from each transaction's ``ZRANGEBYSCORE ...
+    WITHSCORES`` reply (members of ``[t - span, t)`` in time order, member and score in
+    turn).
+
+    All transactions' members go into one array. A member's key is its transaction's
+    index times ``span`` plus its time relative to that transaction's ``t - span``, so
+    keys rise through the whole array and a range ``[t - start, t - end)`` of transaction
+    ``i`` is the slice between two ``searchsorted`` positions."""
+    n = len(t)
+    span = stage.span_us
+    segment_end = (np.arange(n, dtype=np.int64) + 1) * span  # the key of each t
+
+    def flatten(replies: list[list[bytes]]) -> tuple[IntArray, IntArray, list[bytes]]:
+        lengths = np.fromiter((len(r) // 2 for r in replies), dtype=np.int64, count=n)
+        times = _times([score for r in replies for score in r[1::2]])
+        keys = np.repeat(segment_end - t, lengths) + times
+        return keys, lengths, [member for r in replies for member in r[::2]]
+
+    keys, _, members = flatten(transactions)
+    cents = np.concatenate(([0], np.cumsum(_member_values(members))))
+    sums = np.empty((n, 2 * len(stage.transaction_ranges)), dtype=np.int64)
+    for k, (start, end) in enumerate(stage.transaction_ranges):
+        a = np.searchsorted(keys, segment_end - start)
+        b = np.searchsorted(keys, segment_end - end)
+        sums[:, 2 * k] = b - a
+        sums[:, 2 * k + 1] = cents[b] - cents[a]
+    known = np.zeros((n, len(stage.fraud_ranges)), dtype=np.int64)
+    if frauds is not None:
+        keys, lengths, members = flatten(frauds)
+        # A fraud counts only if it was reported before the transaction's own time.
+        before = _member_values(members) < np.repeat(t, lengths)
+        counted = np.concatenate(([0], np.cumsum(before)))
+        for k, (start, end) in enumerate(stage.fraud_ranges):
+            a = np.searchsorted(keys, segment_end - start)
+            b = np.searchsorted(keys, segment_end - end)
+            known[:, k] = counted[b] - counted[a]
+    return stage.columns_of(sums, known)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import redis
 
-from fraudlake.online.reader import OnlineFeatureReader, UnknownCustomerError
+from fraudlake.online.reader import FeatureRows, OnlineFeatureReader
 from fraudlake.params import DecisionParams
 from fraudlake.privacy import card_id
 from fraudlake.serving.decision import Decision, decide
@@ -105,6 +105,7 @@ class Scorer:
         self.slots = slots
         self.thresholds = thresholds
         self.options = options
+        self._column_cache: dict[tuple[str, ...], list[int]] = {}
         self._card_id = lru_cache(maxsize=100_000)(lambda number: card_id(number, hmac_key))
 
     def transaction(self, item: TransactionIn) -> Transaction:
@@ -131,9 +132,7 @@ class Scorer:
         options = self.options
         txs = [self.transaction(item) for item in items]
         try:
-            found: list[dict[str, float] | UnknownCustomerError] = list(
-                self.reader.features_for_many(txs)
-            )
+            rows = self.reader.feature_rows(txs)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             log.warning("online store unreachable, %d transaction(s) by rules: %s", len(txs), exc)
             reason = f"online store unreachable ({type(exc).__name__})"
@@ -142,8 +141,8 @@ class Scorer:
         out: list[Scored | None] = [None] * len(txs)
         # Which model answers each row: the challenger for the canary share, else champion.
         groups: dict[int, tuple[LoadedModel, list[int]]] = {}
-        for i, (tx, values) in enumerate(zip(txs, found, strict=True)):
-            if isinstance(values, UnknownCustomerError):
+        for i, (tx, missing) in enumerate(zip(txs, rows.missing, strict=True)):
+            if missing is not None:
                 out[i] = self._by_rules(tx, "no profile of the customer in the online store")
                 continue
             model = champion
@@ -155,13 +154,13 @@ class Scorer:
                 model = challenger
             groups.setdefault(id(model), (model, []))[1].append(i)
 
-        for model, rows in groups.values():
-            x = np.array([[found[i][n] for n in model.features] for i in rows])  # type: ignore[index]
+        for model, members in groups.values():
+            x = rows.matrix[np.ix_(members, self._columns(rows, model))]
             scores = model.predict(x)
             decisions = [decide(float(s), self.thresholds) for s in scores]
             want = [
                 k
-                for k, (i, d) in enumerate(zip(rows, decisions, strict=True))
+                for k, (i, d) in enumerate(zip(members, decisions, strict=True))
                 if self._wants_reasons(d, explain[i])
             ]
             reasons: dict[int, list[ReasonOut]] = {}
@@ -172,9 +171,7 @@ class Scorer:
                         ReasonOut(feature=r.feature, value=r.value, contribution=r.contribution)
                         for r in top_reasons(model.features, x[k], contrib[j], options.top_reasons)
                     ]
-            for k, i in enumerate(rows):
-                values = found[i]
-                assert not isinstance(values, UnknownCustomerError)
+            for k, i in enumerate(members):
                 out[i] = Scored(
                     response=ScoreResponse(
                         transaction_id=txs[i].transaction_id,
@@ -185,10 +182,25 @@ class Scorer:
                         degraded=False,
                     ),
                     transaction=txs[i],
-                    features=values,
+                    features=rows.row(i),
                 )
-        self._shadow(out, found, champion, challenger)
+        self._shadow(out, rows, champion, challenger)
         return [s for s in out if s is not None]
+
+    def _columns(self, rows: FeatureRows, model: LoadedModel) -> list[int]:
+        """Where ``model``'s features sit in ``rows`` (its training order)."""
+        key = tuple(model.features)
+        found = self._column_cache.get(key)
+        if found is None:
+            at = {name: k for k, name in enumerate(rows.names)}
+            unknown = [n for n in model.features if n not in at]
+            if unknown:
+                raise ValueError(
+                    f"model {model.name} v{model.version} needs features the online store "
+                    f"does not define: {unknown}; check feature_defs/"
+                )
+            found = self._column_cache[key] = [at[n] for n in model.features]
+        return found
 
     def _wants_reasons(self, decision: Decision, explain: bool) -> bool:
         policy = self.options.reasons_for
@@ -197,7 +209,7 @@ class Scorer:
     def _shadow(
         self,
         out: list[Scored | None],
-        found: Sequence[dict[str, float] | UnknownCustomerError],
+        rows: FeatureRows,
         champion: LoadedModel,
         challenger: LoadedModel | None,
     ) -> None:
@@ -205,7 +217,7 @@ class Scorer:
         share = self.options.shadow_share
         if challenger is None or share <= 0:
             return
-        rows = [
+        shadowed = [
             i
             for i, s in enumerate(out)
             if s is not None
@@ -213,10 +225,10 @@ class Scorer:
             and s.response.model.alias == champion.alias
             and traffic_share(s.transaction.transaction_id, SHADOW_SALT) < share
         ]
-        if not rows:
+        if not shadowed:
             return
-        x = np.array([[found[i][n] for n in challenger.features] for i in rows])  # type: ignore[index]
-        for i, score in zip(rows, challenger.predict(x), strict=True):
+        x = rows.matrix[np.ix_(shadowed, self._columns(rows, challenger))]
+        for i, score in zip(shadowed, challenger.predict(x), strict=True):
             scored = out[i]
             assert scored is not None
             scored.shadow = {

@@ -30,7 +30,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fraudlake.features.definitions import LabelWindowDef, WindowDef, window_seconds
-from fraudlake.features.window_values import label_value, window_value
+from fraudlake.features.window_values import (
+    FloatArray,
+    IntArray,
+    label_feature,
+    label_value,
+    window_feature,
+    window_value,
+)
 from fraudlake.stream_features.events import KnownFraud, Transaction
 
 US = 1_000_000
@@ -137,16 +144,6 @@ class EntityStage:
         self.fraud_ranges: list[tuple[int, int]] = [
             (delay + width, delay) for delay, width, _ in self._label_plan
         ]
-        #: How far back any feature reads amounts (sum, mean), or None if none does:
-        #: the cents of older transactions only count, they never add up into a value.
-        self.cents_span_us: int | None = max(
-            (
-                width
-                for width, names in self._window_plan
-                if any(agg in ("sum", "mean") for _, agg in names)
-            ),
-            default=None,
-        )
         # Per feature: name, aggregation, is-label, and where its inputs sit in
         # ``values_of``'s arguments (the count; then the cents, or the fraud count).
         self._outputs: list[tuple[str, str, bool, int, int]] = []
@@ -183,15 +180,26 @@ class EntityStage:
     def values_of(self, sums: Sequence[int], frauds: Sequence[int]) -> dict[str, float]:
         """This stage's features from a transaction's raw aggregates, however they were
         found: ``sums`` holds the count and the cents of each :attr:`transaction_ranges`
-        range in turn (the cents of a range reaching back further than
-        :attr:`cents_span_us` are never read: a caller may pass 0), ``frauds`` the
-        frauds reported before ``t`` in each :attr:`fraud_ranges` range."""
+        range in turn, ``frauds`` the frauds reported before ``t`` in each
+        :attr:`fraud_ranges` range."""
         out: dict[str, float] = {}
         for name, agg, label, count_at, other_at in self._outputs:
             if label:
                 out[name] = label_value(agg, frauds[other_at], sums[count_at])
             else:
                 out[name] = window_value(agg, sums[count_at], sums[other_at])
+        return out
+
+    def columns_of(self, sums: IntArray, frauds: IntArray) -> dict[str, FloatArray]:
+        """:meth:`values_of` for many transactions at once (row ``i`` of ``sums`` and
+        ``frauds`` is transaction ``i``'s): one array per feature, bit for bit the
+        values :meth:`values_of` gives (the same IEEE operations, in array form)."""
+        out: dict[str, FloatArray] = {}
+        for name, agg, label, count_at, other_at in self._outputs:
+            if label:
+                out[name] = label_feature(agg, frauds[:, other_at], sums[:, count_at])
+            else:
+                out[name] = window_feature(agg, sums[:, count_at], sums[:, other_at])
         return out
 
     def offer(self, state: EntityState, element: Element) -> list[Element]:
