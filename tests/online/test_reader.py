@@ -67,8 +67,9 @@ def test_reader_vector_equals_the_batch_row(online: redis.Redis, feature_set: Fe
     assert many == [one_by_one[t.transaction_id] for t in batch_txs]
 
 
+@pytest.mark.parametrize("copies", [1, 4], ids=["few (plain Python)", "many (numpy)"])
 def test_window_edges_are_exact_for_every_transaction_of_a_batch(
-    online: redis.Redis, feature_set: FeatureSet
+    online: redis.Redis, feature_set: FeatureSet, copies: int
 ) -> None:
     tx, customers, _ = random_dataset(2, n=5)
     base = Transaction.from_row(tx.to_pylist()[0])
@@ -81,10 +82,10 @@ def test_window_edges_are_exact_for_every_transaction_of_a_batch(
     history = [at(0, t - 10 * minute), at(1, t - 10 * minute - 1), at(2, t - 1), at(3, t)]
     OnlineStoreWriter(online, build_stages(feature_set)).write(history)
     write_profiles(online, customers.to_pylist())
-    probes = [at(10, t), at(11, t + 5 * minute), at(12, t - 10 * minute)]
+    probes = [at(10, t), at(11, t + 5 * minute), at(12, t - 10 * minute)] * copies
     got = OnlineFeatureReader(online, feature_set).features_for_many(probes)
     counts = [(g["card_count_10m"], g["card_count_1h"]) for g in got]  # type: ignore[index]
-    assert counts == [(2.0, 3.0), (2.0, 4.0), (1.0, 1.0)]
+    assert counts == [(2.0, 3.0), (2.0, 4.0), (1.0, 1.0)] * copies
     cents = {h.event_us: h.cents for h in history}
     assert got[0]["card_sum_10m"] == (cents[t - 10 * minute] + cents[t - 1]) / 100  # type: ignore[index]
 

@@ -15,8 +15,10 @@ same transaction.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 import numpy as np
 import redis
@@ -37,6 +39,9 @@ from fraudlake.stream_features.events import Transaction
 from fraudlake.stream_features.plan import build_stages
 
 _DIGITS = b"0123456789 -"
+#: From this many transactions on, a batch is counted in numpy at once (below it, numpy's
+#: per-call cost outweighs the work; ``make bench`` measures both: one row and 256).
+_WHOLE_BATCH_FROM = 8
 
 
 def _ints(text: bytes, count: int) -> IntArray:
@@ -101,6 +106,13 @@ class OnlineFeatureReader:
         self.stages = build_stages(features, grace_us)
         self._names = features.names
         self._request = features.request
+        # Per stage: where its transactions' and its frauds' replies sit among one
+        # transaction's replies (as :meth:`_queue` puts them; the profile comes last).
+        self._replies: list[tuple[EntityStage, int, int | None]] = []
+        at = 0
+        for stage in self.stages:
+            self._replies.append((stage, at, at + 1 if stage.takes_labels else None))
+            at += 2 if stage.takes_labels else 1
 
     @property
     def names(self) -> list[str]:
@@ -130,40 +142,15 @@ class OnlineFeatureReader:
         """The feature vectors of ``txs`` as one matrix (what a model takes), from one
         Redis round trip. Redis errors propagate."""
         n = len(txs)
-        matrix = np.full((n, len(self._names)), np.nan)
         if not n:
-            return FeatureRows(self._names, matrix, [])
+            return FeatureRows(self._names, np.empty((0, len(self._names))), [])
         commands: list[Command] = []
         for tx in txs:
             self._queue(commands, tx)
         replies = round_trip(self.client, commands)
         per_tx = len(replies) // n
-        t = np.fromiter((tx.event_us for tx in txs), dtype=np.int64, count=n)
-        columns: dict[str, FloatArray] = {}
-        at = 0
-        for stage in self.stages:
-            transactions = replies[at::per_tx]
-            at += 1
-            frauds = None
-            if stage.takes_labels:
-                frauds = replies[at::per_tx]
-                at += 1
-            columns.update(_stage_columns(stage, t, transactions, frauds))
-        profiles = replies[at::per_tx]
+        profiles = replies[per_tx - 1 :: per_tx]
         known = [i for i, profile in enumerate(profiles) if None not in profile]
-        if known:
-            # The request features of the whole batch in one vectorised call.
-            inputs = {
-                "amount": np.array([txs[i].amount for i in known]),
-                "event_us": t[known],
-                "terminal_x": np.array([txs[i].terminal_x for i in known]),
-                "terminal_y": np.array([txs[i].terminal_y for i in known]),
-            }
-            for j, field in enumerate(PROFILE_FIELDS):
-                inputs[field] = np.array([float(profiles[i][j]) for i in known])
-            request = request_features(inputs, self._request)
-            for k, name in enumerate(self._names):
-                matrix[known, k] = request[name] if name in request else columns[name][known]
         missing: list[UnknownCustomerError | None] = [None] * n
         for i, profile in enumerate(profiles):
             if None in profile:
@@ -171,6 +158,36 @@ class OnlineFeatureReader:
                     f"no profile for customer {txs[i].customer_id} in the online store; load "
                     "the profiles with `fraudlake online load-profiles`"
                 )
+        matrix = np.full((n, len(self._names)), np.nan)
+        if not known:
+            return FeatureRows(self._names, matrix, missing)
+        t = np.fromiter((tx.event_us for tx in txs), dtype=np.int64, count=n)
+        # The request features of the batch in one vectorised call.
+        inputs = {
+            "amount": np.array([txs[i].amount for i in known]),
+            "event_us": t[known],
+            "terminal_x": np.array([txs[i].terminal_x for i in known]),
+            "terminal_y": np.array([txs[i].terminal_y for i in known]),
+        }
+        for j, field in enumerate(PROFILE_FIELDS):
+            inputs[field] = np.array([float(profiles[i][j]) for i in known])
+        request = request_features(inputs, self._request)
+        if n < _WHOLE_BATCH_FROM:
+            # A few transactions: numpy's per-call cost would outweigh the work.
+            for j, i in enumerate(known):
+                values = {name: float(column[j]) for name, column in request.items()}
+                for stage, at, frauds_at in self._replies:
+                    reply = replies[i * per_tx + at]
+                    fraud_reply = None if frauds_at is None else replies[i * per_tx + frauds_at]
+                    values.update(_stage_values(stage, txs[i].event_us, reply, fraud_reply))
+                matrix[i] = [values[name] for name in self._names]
+            return FeatureRows(self._names, matrix, missing)
+        columns: dict[str, FloatArray] = {}
+        for stage, at, frauds_at in self._replies:
+            frauds = None if frauds_at is None else replies[frauds_at::per_tx]
+            columns.update(_stage_columns(stage, t, replies[at::per_tx], frauds))
+        for k, name in enumerate(self._names):
+            matrix[known, k] = request[name] if name in request else columns[name][known]
         return FeatureRows(self._names, matrix, missing)
 
     def _queue(self, commands: list[Command], tx: Transaction) -> None:
@@ -204,6 +221,29 @@ class OnlineFeatureReader:
         """:meth:`features_for` as a list in :attr:`names` order (a model's input row)."""
         found = self.features_for(tx)
         return [found[n] for n in self.names]
+
+
+def _stage_values(
+    stage: EntityStage, t: int, transactions: list[bytes], frauds: list[bytes] | None
+) -> dict[str, float]:
+    """:func:`_stage_columns` for one transaction, in plain Python: bisection over its
+    time-ordered replies, prefix sums of the cents."""
+    times = _times(transactions[1::2]).tolist()
+    cents = list(accumulate(_member_values(transactions[::2]).tolist(), initial=0))
+    n = len(times)
+    sums: list[int] = []
+    for start, end in stage.transaction_ranges:
+        a = bisect_left(times, t - start)
+        b = bisect_left(times, t - end) if end else n  # replies end before t
+        sums += (b - a, cents[b] - cents[a])
+    known: list[int] = []
+    if frauds is not None:
+        fraud_times = _times(frauds[1::2]).tolist()
+        reported = _member_values(frauds[::2]).tolist()
+        for start, end in stage.fraud_ranges:
+            a, b = bisect_left(fraud_times, t - start), bisect_left(fraud_times, t - end)
+            known.append(sum(1 for r in reported[a:b] if r < t))
+    return stage.values_of(sums, known)
 
 
 def _stage_columns(
