@@ -15,6 +15,7 @@ from pyiceberg.catalog import Catalog
 from typer.testing import CliRunner
 
 from fraudlake.audit.explain import explain_decision
+from fraudlake.audit.history import read_as_of
 from fraudlake.audit.lineage import model_lineage
 from fraudlake.cli import app
 from fraudlake.settings import Settings
@@ -128,6 +129,9 @@ def test_read_as_of_a_snapshot_a_time_and_with_a_filter_and_every_read_is_journa
     )
     assert narrow.exit_code == 0 and "terminal_x" not in narrow.output
     assert "amount" in narrow.output
+    # Only the shown columns are read from the lake (a decision row carries its features).
+    selected, _ = read_as_of(lake, "raw.transactions", columns=["transaction_id", "amount"])
+    assert selected.column_names == ["transaction_id", "amount"]
     unknown = runner.invoke(app, ["audit", "read", "raw.transactions", "--columns", "nope"])
     assert unknown.exit_code == 1 and "no column nope" in unknown.output
     out = tmp_path / "customer-2.csv"

@@ -95,7 +95,7 @@ def test_a_day_of_traffic_becomes_decisions_labels_a_verdict_and_lineage(
 
     # A day of traffic through the API, as the payment gateway sends it.
     raw = project / "data" / "raw"
-    day = pick_day(raw, LABELLED_DAY, params.simulate.labels.delay_days_max)
+    day = pick_day(raw, LABELLED_DAY, lambda: params.simulate.labels.delay_days_max)
     rows = read_raw_transactions(raw, day, 1).to_pylist()
     answers: dict[int, dict[str, Any]] = {}
 

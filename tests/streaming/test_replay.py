@@ -132,25 +132,29 @@ def test_missing_days_are_named_with_what_is_there(tmp_path: Path) -> None:
 def test_days_are_picked_by_date_last_or_labelled(tmp_path: Path) -> None:
     _write_raw(tmp_path)
     days = sorted(dt.date.fromisoformat(p.stem) for p in (tmp_path / "transactions").iterdir())
-    assert pick_day(tmp_path, None, 3) == pick_day(tmp_path, "last", 3) == days[-1]
-    assert pick_day(tmp_path, days[2].isoformat(), 3) == days[2]
-    labelled = pick_day(tmp_path, "labelled", 3)
+
+    def unasked() -> int:
+        raise AssertionError("the label delay is needed only for `labelled`")
+
+    assert pick_day(tmp_path, None, unasked) == pick_day(tmp_path, "last", unasked) == days[-1]
+    assert pick_day(tmp_path, days[2].isoformat(), unasked) == days[2]
+    labelled = pick_day(tmp_path, "labelled", lambda: 3)
     assert labelled == days[-1] - dt.timedelta(days=3)
     with pytest.raises(ReplayInputError, match=r"'yesterday' is not a day: give YYYY-MM-DD"):
-        pick_day(tmp_path, "yesterday", 3)
+        pick_day(tmp_path, "yesterday", unasked)
     with pytest.raises(ReplayInputError, match=r"no raw transactions of 2031-01-01.*it holds"):
-        pick_day(tmp_path, "2031-01-01", 3)
+        pick_day(tmp_path, "2031-01-01", unasked)
     with pytest.raises(ReplayInputError, match=r"has all its labels.*up to 40 day"):
-        pick_day(tmp_path, "labelled", 40)
+        pick_day(tmp_path, "labelled", lambda: 40)
     with pytest.raises(ReplayInputError, match="run `fraudlake simulate`"):
-        pick_day(tmp_path / "empty", "last", 3)
+        pick_day(tmp_path / "empty", "last", unasked)
 
 
 def test_a_days_labels_are_its_transactions_investigations_whenever_reported(
     tmp_path: Path,
 ) -> None:
     _, labels = _write_raw(tmp_path)
-    day = pick_day(tmp_path, "labelled", 10)
+    day = pick_day(tmp_path, "labelled", lambda: 10)
     ids = set(read_raw_transactions(tmp_path, day, 1).column("transaction_id").to_pylist())
     got = labels_of_day(tmp_path, day)
     expected = {i for i in labels.column("transaction_id").to_pylist() if i in ids}

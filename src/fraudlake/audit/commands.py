@@ -146,6 +146,13 @@ def read_cmd(
     try:
         schema = catalog.load_table(table).schema()
         row_filter = parse_where(where or [], schema)
+        shown_columns = [c.strip() for c in (columns or "").split(",") if c.strip()]
+        names = [field.name for field in schema.fields]
+        unknown = [c for c in shown_columns if c not in names]
+        if unknown:
+            _fail(
+                f"--columns: no column {', '.join(unknown)} in {table}; columns: {', '.join(names)}"
+            )
         rows, snapshot_id = read_as_of(
             catalog,
             table,
@@ -153,6 +160,8 @@ def read_cmd(
             when=as_of,
             row_filter=row_filter,
             limit=None if output else limit + 1,  # one more: says whether more match
+            # --output writes whole rows; the screen needs only what it shows.
+            columns=None if output else shown_columns,
         )
     except NoSuchTableError:
         _fail(f"no table {table!r}; list them with `fraudlake audit tables`")
@@ -166,15 +175,7 @@ def read_cmd(
         else f"{rows.num_rows} row(s)" + (f", first {shown} shown" if more else "")
     )
     view = Table()
-    shown_columns = rows.column_names
-    if columns:
-        shown_columns = [c.strip() for c in columns.split(",") if c.strip()]
-        unknown = [c for c in shown_columns if c not in rows.column_names]
-        if unknown:
-            _fail(
-                f"--columns: no column {', '.join(unknown)} in {table}; columns: "
-                f"{', '.join(rows.column_names)}"
-            )
+    shown_columns = shown_columns or rows.column_names
     # Long values (feature vectors, reasons) are cut on screen; --output has them whole.
     for column in shown_columns:
         view.add_column(column, overflow="ellipsis", no_wrap=True, max_width=40)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -89,9 +90,12 @@ def read_as_of(
     when: dt.datetime | None = None,
     row_filter: BooleanExpression | None = None,
     limit: int | None = None,
+    columns: Sequence[str] | None = None,
 ) -> tuple[pa.Table, int | None]:
     """Rows of ``identifier`` as of a snapshot id or a point in time (else current), and
-    the snapshot read. An unknown snapshot id raises :class:`AsOfError` naming the table."""
+    the snapshot read; only ``columns`` are read when given (a decision row carries its
+    whole feature vector). An unknown snapshot id raises :class:`AsOfError` naming the
+    table."""
     table = catalog.load_table(identifier)
     if snapshot_id is not None and when is not None:
         raise ValueError("give a snapshot id or a time, not both")
@@ -105,5 +109,10 @@ def read_as_of(
     if snapshot_id is None:
         current = table.current_snapshot()
         snapshot_id = current.snapshot_id if current else None
-    scan = table.scan(row_filter=row_filter or AlwaysTrue(), snapshot_id=snapshot_id, limit=limit)
+    scan = table.scan(
+        row_filter=row_filter or AlwaysTrue(),
+        snapshot_id=snapshot_id,
+        limit=limit,
+        selected_fields=tuple(columns) if columns else ("*",),
+    )
     return scan.to_arrow(), snapshot_id

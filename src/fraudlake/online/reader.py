@@ -3,12 +3,13 @@
 The call the scoring service makes. One Redis round trip
 (:func:`~fraudlake.online.round_trip.round_trip`) fetches, for every transaction and
 entity stage, the entity's transactions and frauds in ``[t - span, t)`` and the
-customer's profile. The whole batch is then counted at once: numpy reads the numbers,
-each range of each transaction is a slice of one sorted array (found by
-``searchsorted``), its cents a difference of prefix sums; the stage's own
-:meth:`~EntityStage.columns_of` turns the sums into window and label features (the same
-IEEE operations the stream's :meth:`~EntityStage.values_of` does, so the values agree
-bit for bit), and :func:`~fraudlake.features.request_time.request_features` (the code
+customer's profile. A batch of 8 or more is then counted at once: numpy reads the
+numbers, each range of each transaction is a slice of one sorted array (found by
+``searchsorted``), its cents a difference of prefix sums (fewer transactions are counted
+one by one in plain Python, by bisection). The stage's own
+:meth:`~EntityStage.columns_of` (or, one by one, :meth:`~EntityStage.values_of`, the code
+the stream runs; the two agree bit for bit) turns the sums into window and label
+features, and :func:`~fraudlake.features.request_time.request_features` (the code
 the batch runs) adds the request-time ones. So a vector equals the batch row of the
 same transaction.
 """

@@ -150,18 +150,11 @@ def traffic_cmd(
     numbers included; the service pseudonymises them) and print decisions and latency."""
     from fraudlake.cli import current_params
     from fraudlake.serving.traffic import score_body, send_traffic
-    from fraudlake.streaming.replay import (
-        LABELLED_DAY,
-        ReplayInputError,
-        pick_day,
-        read_raw_transactions,
-    )
+    from fraudlake.streaming.replay import ReplayInputError, pick_day, read_raw_transactions
 
     _, service = _service()
     try:
-        # params.yaml only for `labelled`: a dated or the last day needs none.
-        delay = current_params().simulate.labels.delay_days_max if start == LABELLED_DAY else 0
-        day = pick_day(raw, start, delay)
+        day = pick_day(raw, start, lambda: current_params().simulate.labels.delay_days_max)
         rows = read_raw_transactions(raw, day, 1).to_pylist()
     except ReplayInputError as exc:
         err.print(f"[red]{exc}[/]")

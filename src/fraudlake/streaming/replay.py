@@ -63,12 +63,13 @@ LAST_DAY = "last"
 LABELLED_DAY = "labelled"
 
 
-def pick_day(raw: Path, spec: str | None, label_delay_days: int) -> dt.date:
+def pick_day(raw: Path, spec: str | None, label_delay_days: Callable[[], int]) -> dt.date:
     """The raw day ``spec`` names: a ``YYYY-MM-DD`` date; ``last`` (or None) — the last
     raw day; ``labelled`` — the last day whose investigations have all come back within
-    the data (``label_delay_days`` before the last day: a transaction of that day is
-    reported on its day at most ``label_delay_days`` later). :class:`ReplayInputError` names
-    what the raw batches hold when the day is not there."""
+    the data (``label_delay_days()`` before the last day: a transaction of that day is
+    reported on its day at most that many days later; asked only for ``labelled``, so a
+    dated replay needs no ``params.yaml``). :class:`ReplayInputError` names what the raw
+    batches hold when the day is not there."""
     days = raw_days(raw)
     if not days:
         raise ReplayInputError(
@@ -78,11 +79,12 @@ def pick_day(raw: Path, spec: str | None, label_delay_days: int) -> dt.date:
     if spec in (None, LAST_DAY):
         return days[-1]
     if spec == LABELLED_DAY:
-        day = days[-1] - dt.timedelta(days=label_delay_days)
+        delay = label_delay_days()
+        day = days[-1] - dt.timedelta(days=delay)
         if day < days[0]:
             raise ReplayInputError(
-                f"no day in {span} has all its labels: they come up to {label_delay_days} "
-                f"day(s) late; simulate more than {label_delay_days} days"
+                f"no day in {span} has all its labels: they come up to {delay} "
+                f"day(s) late; simulate more than {delay} days"
             )
         return day
     try:

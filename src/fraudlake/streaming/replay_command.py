@@ -58,7 +58,6 @@ def replay_cmd(
     from fraudlake.cli import current_params
     from fraudlake.streaming.kafka_to_lake import kafka_bootstrap
     from fraudlake.streaming.replay import (
-        LABELLED_DAY,
         ReplayInputError,
         labels_of_day,
         merged_events,
@@ -71,9 +70,10 @@ def replay_cmd(
     if labels_of is not None and start is not None:
         console.print("[red]give --start (days of traffic) or --labels-of (a day's labels)[/red]")
         raise typer.Exit(2)
-    # params.yaml only when a day is named `labelled`: a replay of dated days needs none.
-    needs_delay = LABELLED_DAY in (start, labels_of)
-    delay = current_params().simulate.labels.delay_days_max if needs_delay else 0
+
+    def delay() -> int:  # params.yaml only when a day is named `labelled`
+        return current_params().simulate.labels.delay_days_max
+
     try:
         if labels_of is not None:
             first_day, days = pick_day(raw, labels_of, delay), 1
