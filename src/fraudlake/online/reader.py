@@ -151,10 +151,12 @@ class OnlineFeatureReader:
         replies = round_trip(self.client, commands)
         per_tx = len(replies) // n
         profiles = replies[per_tx - 1 :: per_tx]
-        known = [i for i, profile in enumerate(profiles) if None not in profile]
+        known: list[int] = []
         missing: list[UnknownCustomerError | None] = [None] * n
         for i, profile in enumerate(profiles):
-            if None in profile:
+            if None not in profile:
+                known.append(i)
+            else:
                 missing[i] = UnknownCustomerError(
                     f"no profile for customer {txs[i].customer_id} in the online store; load "
                     "the profiles with `fraudlake online load-profiles`"

@@ -188,17 +188,13 @@ class Scorer:
         return [s for s in out if s is not None]
 
     def _columns(self, rows: FeatureRows, model: LoadedModel) -> list[int]:
-        """Where ``model``'s features sit in ``rows`` (its training order)."""
+        """Where ``model``'s features sit in ``rows`` (its training order). Every one is
+        there: :class:`~fraudlake.serving.loaded_models.ModelSlots` refuses a model that
+        needs features the reader does not compute."""
         key = tuple(model.features)
         found = self._column_cache.get(key)
         if found is None:
             at = {name: k for k, name in enumerate(rows.names)}
-            unknown = [n for n in model.features if n not in at]
-            if unknown:
-                raise ValueError(
-                    f"model {model.name} v{model.version} needs features the online store "
-                    f"does not define: {unknown}; check feature_defs/"
-                )
             found = self._column_cache[key] = [at[n] for n in model.features]
         return found
 
