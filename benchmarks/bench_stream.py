@@ -213,7 +213,7 @@ class RedisWatch:
     def sent(self, event: Transaction | Label) -> None:
         if isinstance(event, Transaction):
             key = transactions_key(DEFAULT_PREFIX, self.entity, event.key(self.keys))
-            member = transaction_member(event.transaction_id, event.cents)
+            member = transaction_member(event.event_us, event.transaction_id, event.cents)
             with self.lock:
                 self.pending[event.transaction_id] = (key, member, time.perf_counter())
 

@@ -11,6 +11,7 @@ import redis
 
 from fraudlake.features.batch import compute_features
 from fraudlake.features.definitions import FeatureSet
+from fraudlake.online.layout import member_transaction_id
 from fraudlake.online.profiles import write_profiles
 from fraudlake.online.reader import OnlineFeatureReader, UnknownCustomerError
 from fraudlake.online.writer import OnlineStoreWriter
@@ -111,24 +112,38 @@ def test_old_events_are_trimmed_and_keys_expire(
     writer.write([too_old, just_kept])
     writer.write([new])
     key = f"fl:card:{new.card_id}:tx"
-    members = {m.decode().split(":")[0] for m in online.zrange(key, 0, -1)}
-    assert members == {"2", str(new.transaction_id)}
+    stored = online.zrange(key, 0, -1, withscores=True)
+    assert {member_transaction_id(m) for m, _ in stored} == {2, new.transaction_id}
+    # The member carries the event time the score holds (reads take it from the member).
+    assert all(int(m.split(b":")[0]) == score for m, score in stored)
     assert 0 < online.ttl(key) <= keep // 1_000_000
 
 
-def test_scores_and_member_values_are_read_exactly() -> None:
-    from fraudlake.online.reader import _member_values, _times
+def test_member_fields_are_read_exactly() -> None:
+    from fraudlake.online.reader import _member_fields
 
-    assert _times([b"0", b"1709251500000001", b"-5"]).tolist() == [0, 1709251500000001, -5]
-    # Redis writes a score past the year 5138 in exponent form: still read.
-    assert _times([b"1709251500000000", b"1.7092515e+17"]).tolist() == [
-        1709251500000000,
-        170925150000000000,
-    ]
-    assert _times([]).tolist() == []
-    assert _member_values([b"17:250", b"18:0", b"9007199254740993:1"]).tolist() == [250, 0, 1]
-    with pytest.raises(ValueError, match="<transaction_id>:<integer>"):
-        _member_values([b"17:250", b"18"])
+    times, values = _member_fields(
+        [b"0:17:250", b"1709251500000001:18:0", b"1709251500000002:9007199254740993:-1"]
+    )
+    assert times.tolist() == [0, 1709251500000001, 1709251500000002]
+    assert values.tolist() == [250, 0, -1]
+    assert [a.tolist() for a in _member_fields([])] == [[], []]
+    for bad in ([b"1:17:250", b"18:5"], [b"1:17:2.5"], [b"1:17:250:3"]):
+        with pytest.raises(ValueError, match="<event_us>:<transaction_id>:<integer>"):
+            _member_fields(bad)
+
+
+@pytest.mark.parametrize("batch", [1, 8], ids=["one by one", "whole batch"])
+def test_a_store_in_the_old_member_layout_is_named_not_misread(
+    online: redis.Redis, feature_set: FeatureSet, batch: int
+) -> None:
+    tx, customers, _ = random_dataset(1, n=3)
+    new = Transaction.from_row(tx.to_pylist()[0])
+    write_profiles(online, customers.to_pylist())
+    # Before the event time moved into the members: <transaction_id>:<cents>.
+    online.zadd(f"fl:card:{new.card_id}:tx", {"17:250": new.event_us - 1})
+    with pytest.raises(ValueError, match=r"found b'17:250'.*rebuild"):
+        OnlineFeatureReader(online, feature_set).feature_rows([new] * batch)
 
 
 def test_a_client_that_decodes_responses_is_refused(feature_set: FeatureSet) -> None:

@@ -1,9 +1,10 @@
 """Remove a customer's traces from the online store (part of ``fraudlake audit erase``).
 
-Window keys hold raw members (``<transaction_id>:<cents>``, ``<transaction_id>:<reported
-us>``), so the customer's transactions are removed member by member from every entity's
-sets — the card's and the customer-terminal pair's sets then empty (Redis drops them),
-the terminals' keep everyone else's — and the profile hash is deleted.
+Window keys hold raw members (``<event_us>:<transaction_id>:<cents>``, and the report
+time in place of the cents for frauds), so the customer's transactions are removed member
+by member from every entity's sets — the card's and the customer-terminal pair's sets
+then empty (Redis drops them), the terminals' keep everyone else's — and the profile
+hash is deleted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fraudlake.features.definitions import FeatureSet
 from fraudlake.online.layout import (
     DEFAULT_PREFIX,
     frauds_key,
+    member_transaction_id,
     profile_key,
     transaction_member,
     transactions_key,
@@ -48,7 +50,7 @@ def erase_from_online_store(
             key = tx.key(stage.keys)
             pipe.zrem(
                 transactions_key(prefix, stage.entity, key),
-                transaction_member(tx.transaction_id, tx.cents),
+                transaction_member(tx.event_us, tx.transaction_id, tx.cents),
             )
     removed = sum(pipe.execute())
     # Fraud members carry the report time, unknown here: look them up at the event time.
@@ -64,7 +66,7 @@ def erase_from_online_store(
     found = pipe.execute()
     pipe = client.pipeline(transaction=False)
     for (key, tx), members in zip(lookups, found, strict=True):
-        mine = [m for m in members if m.split(b":", 1)[0] == str(tx.transaction_id).encode()]
+        mine = [m for m in members if member_transaction_id(m) == tx.transaction_id]
         if mine:
             pipe.zrem(key, *mine)
     removed += sum(pipe.execute())

@@ -4,15 +4,21 @@ Per entity key (``<entity>`` as in ``feature_defs/``, ``<key>`` its key values j
 by ``|``), with ``<p>`` the configured prefix (default ``fl``):
 
 * ``<p>:<entity>:<key>:tx`` — sorted set of the entity's transactions: member
-  ``<transaction_id>:<cents>``, score the event time in microseconds (exact in a double
-  until the year 2255). Window features are counts and sums over a score range.
+  ``<event_us>:<transaction_id>:<cents>``, score the event time in microseconds (exact
+  in a double until the year 2255). Window features are counts and sums over a score
+  range.
 * ``<p>:<entity>:<key>:fraud`` — sorted set of its known frauds: member
-  ``<transaction_id>:<reported_us>``, score the fraud's event time.
+  ``<event_us>:<transaction_id>:<reported_us>``, score the fraud's event time.
 * ``<p>:customer:<customer_id>`` — hash of the profile fields request features need.
 
 Raw events, not precomputed values: a request at any instant ``t`` gets exactly
 ``[t - W, t)``, whatever order the events were written in, and writing one twice (a
 replay after a failure) changes nothing.
+
+The event time is in the member as well as in the score so that reads need no
+``WITHSCORES``: Redis formats every score it returns with ``%.17g``, which made a window
+read 4-6 times as expensive for the server (a 43-member range: 41-44 µs against 7-11 µs)
+and doubled the reply the scorer parses.
 """
 
 from __future__ import annotations
@@ -35,16 +41,14 @@ def profile_key(prefix: str, customer_id: int) -> str:
     return f"{prefix}:customer:{customer_id}"
 
 
-def transaction_member(transaction_id: int, cents: int) -> str:
-    return f"{transaction_id}:{cents}"
+def transaction_member(event_us: int, transaction_id: int, cents: int) -> str:
+    return f"{event_us}:{transaction_id}:{cents}"
 
 
-def fraud_member(transaction_id: int, reported_us: int) -> str:
-    return f"{transaction_id}:{reported_us}"
+def fraud_member(event_us: int, transaction_id: int, reported_us: int) -> str:
+    return f"{event_us}:{transaction_id}:{reported_us}"
 
 
-def member_value(member: bytes | str) -> int:
-    """The number after the colon of a member (cents, or the report time)."""
-    if isinstance(member, bytes):
-        return int(member.rpartition(b":")[2])  # int() reads ASCII digits from bytes
-    return int(member.rpartition(":")[2])
+def member_transaction_id(member: bytes) -> int:
+    """The transaction id in a member of either set."""
+    return int(member.split(b":")[1])

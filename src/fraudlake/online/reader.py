@@ -45,32 +45,25 @@ _DIGITS = b"0123456789 -"
 _WHOLE_BATCH_FROM = 8
 
 
-def _ints(text: bytes, count: int) -> IntArray:
-    """``count`` space-separated decimal integers as int64, read by numpy's C parser
-    (Python's ``int`` per number cost 2-3x more). Redis writes a score with ``%.17g``:
-    plain digits before the year 5138; anything else (an exponent form) goes through
-    Python's ``float``."""
-    if not count:
-        return np.empty(0, dtype=np.int64)
-    if text.translate(None, _DIGITS):
-        return np.array([int(float(field)) for field in text.split()], dtype=np.int64)
-    return np.fromstring(text, dtype=np.int64, sep=" ")
-
-
-def _times(scores: list[bytes]) -> IntArray:
-    """Scores (event times in µs) as int64."""
-    return _ints(b" ".join(scores), len(scores))
-
-
-def _member_values(members: list[bytes]) -> IntArray:
-    """The number after the colon of every ``<transaction_id>:<value>`` member."""
-    pairs = _ints(b" ".join(members).replace(b":", b" "), 2 * len(members))
-    if pairs.size != 2 * len(members):
+def _member_fields(members: list[bytes]) -> tuple[IntArray, IntArray]:
+    """The event times and the values (cents, report times) of ``<event_us>:
+    <transaction_id>:<value>`` members, as int64, read by numpy's C parser (Python's
+    ``int`` per number cost 2-3x more). ValueError naming the layout if one is not."""
+    if not members:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty
+    text = b" ".join(members).replace(b":", b" ")
+    fields = None if text.translate(None, _DIGITS) else np.fromstring(text, np.int64, sep=" ")
+    if fields is None or fields.size != 3 * len(members):
+        bad = next((m for m in members if len(m.split(b":")) != 3), members[0])
         raise ValueError(
-            "online store members must look like <transaction_id>:<integer>; one of "
-            f"{members[:3]!r}... does not"
+            "online store members must look like <event_us>:<transaction_id>:<integer>, "
+            f"found {bad!r}. A store written before the event time moved into the members "
+            "(<transaction_id>:<integer>) cannot be read: delete its `fl:*:tx` and "
+            "`fl:*:fraud` keys and replay the transactions to rebuild it (`fraudlake "
+            "replay`, with the stream job running)"
         )
-    return pairs[1::2]
+    return fields[0::3], fields[2::3]
 
 
 class UnknownCustomerError(LookupError):
@@ -205,7 +198,6 @@ class OnlineFeatureReader:
                     transactions_key(self.prefix, stage.entity, key),
                     low,
                     high,
-                    "WITHSCORES",
                 )
             )
             if stage.takes_labels:
@@ -215,7 +207,6 @@ class OnlineFeatureReader:
                         frauds_key(self.prefix, stage.entity, key),
                         low,
                         high,
-                        "WITHSCORES",
                     )
                 )
         commands.append(("HMGET", profile_key(self.prefix, tx.customer_id), *PROFILE_FIELDS))
@@ -231,8 +222,9 @@ def _stage_values(
 ) -> dict[str, float]:
     """:func:`_stage_columns` for one transaction, in plain Python: bisection over its
     time-ordered replies, prefix sums of the cents."""
-    times = _times(transactions[1::2]).tolist()
-    cents = list(accumulate(_member_values(transactions[::2]).tolist(), initial=0))
+    times_array, cents_array = _member_fields(transactions)
+    times = times_array.tolist()
+    cents = list(accumulate(cents_array.tolist(), initial=0))
     n = len(times)
     sums: list[int] = []
     for start, end in stage.transaction_ranges:
@@ -241,8 +233,8 @@ def _stage_values(
         sums += (b - a, cents[b] - cents[a])
     known: list[int] = []
     if frauds is not None:
-        fraud_times = _times(frauds[1::2]).tolist()
-        reported = _member_values(frauds[::2]).tolist()
+        fraud_times_array, reported_array = _member_fields(frauds)
+        fraud_times, reported = fraud_times_array.tolist(), reported_array.tolist()
         for start, end in stage.fraud_ranges:
             a, b = bisect_left(fraud_times, t - start), bisect_left(fraud_times, t - end)
             known.append(sum(1 for r in reported[a:b] if r < t))
@@ -255,9 +247,8 @@ def _stage_columns(
     transactions: list[list[bytes]],
     frauds: list[list[bytes]] | None,
 ) -> dict[str, FloatArray]:
-    """One stage's features of a batch, from each transaction's ``ZRANGEBYSCORE ...
-    WITHSCORES`` reply (members of ``[t - span, t)`` in time order, member and score in
-    turn).
+    """One stage's features of a batch, from each transaction's ``ZRANGEBYSCORE`` reply
+    (its members of ``[t - span, t)`` in time order).
 
     All transactions' members go into one array. A member's key is its transaction's
     index times ``span`` plus its time relative to that transaction's ``t - span``, so
@@ -267,14 +258,14 @@ def _stage_columns(
     span = stage.span_us
     segment_end = (np.arange(n, dtype=np.int64) + 1) * span  # the key of each t
 
-    def flatten(replies: list[list[bytes]]) -> tuple[IntArray, IntArray, list[bytes]]:
-        lengths = np.fromiter((len(r) // 2 for r in replies), dtype=np.int64, count=n)
-        times = _times([score for r in replies for score in r[1::2]])
+    def flatten(replies: list[list[bytes]]) -> tuple[IntArray, IntArray, IntArray]:
+        lengths = np.fromiter(map(len, replies), dtype=np.int64, count=n)
+        times, values = _member_fields([member for r in replies for member in r])
         keys = np.repeat(segment_end - t, lengths) + times
-        return keys, lengths, [member for r in replies for member in r[::2]]
+        return keys, lengths, values
 
-    keys, _, members = flatten(transactions)
-    cents = np.concatenate(([0], np.cumsum(_member_values(members))))
+    keys, _, cents_each = flatten(transactions)
+    cents = np.concatenate(([0], np.cumsum(cents_each)))
     sums = np.empty((n, 2 * len(stage.transaction_ranges)), dtype=np.int64)
     for k, (start, end) in enumerate(stage.transaction_ranges):
         a = np.searchsorted(keys, segment_end - start)
@@ -283,9 +274,9 @@ def _stage_columns(
         sums[:, 2 * k + 1] = cents[b] - cents[a]
     known = np.zeros((n, len(stage.fraud_ranges)), dtype=np.int64)
     if frauds is not None:
-        keys, lengths, members = flatten(frauds)
+        keys, lengths, reported = flatten(frauds)
         # A fraud counts only if it was reported before the transaction's own time.
-        before = _member_values(members) < np.repeat(t, lengths)
+        before = reported < np.repeat(t, lengths)
         counted = np.concatenate(([0], np.cumsum(before)))
         for k, (start, end) in enumerate(stage.fraud_ranges):
             a = np.searchsorted(keys, segment_end - start)

@@ -39,14 +39,15 @@ class OnlineStoreWriter:
         for tx in transactions:
             for stage in self.stages:
                 key = transactions_key(self.prefix, stage.entity, tx.key(stage.keys))
-                pipe.zadd(key, {transaction_member(tx.transaction_id, tx.cents): tx.event_us})
+                member = transaction_member(tx.event_us, tx.transaction_id, tx.cents)
+                pipe.zadd(key, {member: tx.event_us})
                 self._trim(pipe, key, stage, tx.event_us)
         for fraud in frauds:
             tx = fraud.transaction
             for stage in self.stages:
                 if stage.takes_labels:
                     key = frauds_key(self.prefix, stage.entity, tx.key(stage.keys))
-                    member = fraud_member(tx.transaction_id, fraud.reported_us)
+                    member = fraud_member(tx.event_us, tx.transaction_id, fraud.reported_us)
                     pipe.zadd(key, {member: tx.event_us})
                     self._trim(pipe, key, stage, tx.event_us)
         pipe.execute()
