@@ -366,6 +366,21 @@ def test_a_new_champion_is_served_after_a_refresh(
         service.refresh_models()
 
 
+def test_the_compiled_predictor_answers_as_the_booster(
+    client: TestClient, service: ScoringService
+) -> None:
+    items = [transaction(150 + c, customer=c, amount=15.0 + 20 * c) for c in range(CUSTOMERS)]
+    assert client.get("/v1/model", headers=AUTH).json()["predictor"] == "native"
+    native = client.post("/v1/score/batch", json={"transactions": items}, headers=AUTH).json()
+    service.configure(service.options.model_copy(update={"predictor": "compiled"}))
+    assert client.get("/v1/model", headers=AUTH).json()["predictor"] == "compiled"
+    compiled = client.post("/v1/score/batch", json={"transactions": items}, headers=AUTH).json()
+    for a, b in zip(native["results"], compiled["results"], strict=True):
+        assert b["score"] == pytest.approx(a["score"], abs=1e-9)
+        assert (b["decision"], b["reasons"]) == (a["decision"], a["reasons"])
+    assert {r["decision"] for r in native["results"]} >= {"approve", "decline"}
+
+
 def test_a_champion_needing_unserved_features_is_refused_and_the_old_one_kept(
     client: TestClient, service: ScoringService, registry: Registered, features: FeatureSet
 ) -> None:

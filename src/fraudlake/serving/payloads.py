@@ -136,6 +136,7 @@ class ModelInfo(BaseModel):
     version: int | None
     alias: str
     family: str | None
+    predictor: Literal["native", "compiled"] | None
     features: list[str]
     loaded_at: dt.datetime | None
     challenger_version: int | None

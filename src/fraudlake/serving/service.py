@@ -79,7 +79,10 @@ class ScoringService:
                 JsonlAliasLog(settings.resolved_alias_log),
             )
         reader = OnlineFeatureReader(client, features)
-        slots = ModelSlots(source, served=reader.names)
+        slots = ModelSlots(
+            source, served=reader.names, compiled_dir=settings.resolved_compiled_models_dir
+        )
+        slots.predictor = options.predictor
         try:
             slots.refresh()
         except UnservableModelError as exc:
@@ -109,7 +112,11 @@ class ScoringService:
         return self.scorer.thresholds
 
     def configure(self, options: ServingOptions) -> None:
-        """Apply new options to the running service (Ray Serve's ``reconfigure``)."""
+        """Apply new options to the running service (Ray Serve's ``reconfigure``). A
+        change of predictor compiles the loaded models first (seconds, once per version
+        and machine)."""
+        for change in self.scorer.slots.use_predictor(options.predictor):
+            log.info("models: %s", change)
         self.scorer.options = options
         self.publisher.topic = options.decisions_topic
 
@@ -194,6 +201,7 @@ class ScoringService:
             version=champion.version if champion else None,
             alias="champion",
             family=champion.family if champion else None,
+            predictor=champion.predictor if champion else None,
             features=champion.features if champion else [],
             loaded_at=champion.loaded_at if champion else None,
             challenger_version=challenger.version if challenger else None,

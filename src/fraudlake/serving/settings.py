@@ -22,6 +22,13 @@ class ServingSettings(Settings):
     )
     redis_timeout_s: float = Field(0.05, gt=0, description="online-store read timeout")
     params: Path = Field(Path("params.yaml"), description="decision thresholds, feature defs")
+    compiled_models_dir: Path | None = Field(
+        None, description="cache of compiled models (default: <home>/compiled-models)"
+    )
+
+    @property
+    def resolved_compiled_models_dir(self) -> Path:
+        return self.compiled_models_dir or self.resolved_home / "compiled-models"
 
     def tokens(self) -> frozenset[str]:
         """The accepted bearer tokens; ValueError naming the variable when there are none
