@@ -47,6 +47,7 @@ from fraudlake.online.profiles import write_profiles
 from fraudlake.online.writer import OnlineStoreWriter
 from fraudlake.params import LightGBMParams, ModelParams, SimulateParams, load_params
 from fraudlake.privacy import pseudonymise_transactions
+from fraudlake.serving.compiled_predictor import compile_predictor, probe_rows
 from fraudlake.serving.loaded_models import LoadedModel
 from fraudlake.serving.options import ServingOptions
 from fraudlake.serving.payloads import TransactionIn
@@ -175,24 +176,21 @@ def in_process(
 
 
 def compiled_predict(model: LoadedModel, x: np.ndarray, work: Path) -> dict[str, float]:
-    """The same booster compiled to native code by lleaves (LLVM): compile time, and
-    rows/s one row at a time and in batches, single-threaded like the native calls.
-    Fails if its scores differ from the native ones."""
+    """The same booster compiled to machine code as the replicas serve it
+    (:func:`~fraudlake.serving.compiled_predictor.compile_predictor`, lleaves): compile
+    time, and rows/s one row at a time and in batches, single-threaded like the native
+    calls. Fails if its scores differ from the native ones."""
     import lightgbm as lgb
-    import lleaves
 
     assert isinstance(model.booster, lgb.Booster)
-    source = work / "model.txt"
-    model.booster.save_model(str(source))
     started = time.perf_counter()
-    compiled = lleaves.Model(model_file=str(source))
-    compiled.compile(cache=str(work / "model.so"))
+    compiled = compile_predictor(model.booster, work / "compiled", probe_rows(x.shape[1]))
     seconds = time.perf_counter() - started
-    np.testing.assert_allclose(compiled.predict(x, n_jobs=1), model.predict(x), atol=1e-9)
+    np.testing.assert_allclose(compiled(x), model.predict(x), atol=1e-9)
     return {
         "compiled_compile_s": seconds,
-        "compiled_one_rows_s": _rate(lambda: compiled.predict(x[:1], n_jobs=1), 1, 2.0),
-        "compiled_batch_rows_s": _rate(lambda: compiled.predict(x, n_jobs=1), len(x), 2.0),
+        "compiled_one_rows_s": _rate(lambda: compiled(x[:1]), 1, 2.0),
+        "compiled_batch_rows_s": _rate(lambda: compiled(x), len(x), 2.0),
     }
 
 

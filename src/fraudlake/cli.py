@@ -100,6 +100,13 @@ def current_params() -> Params:
         raise _fail(str(exc)) from exc
 
 
+def label_delay_days() -> int:
+    """The longest label delay of the parameters (``simulate.labels.delay_days_max``):
+    what makes a day ``labelled``. Read when asked, so commands that do not need it do
+    not need a valid params.yaml."""
+    return current_params().simulate.labels.delay_days_max
+
+
 def _context() -> tuple[Params, Settings, Layout]:
     return current_params(), get_settings(), Layout(state.root)
 

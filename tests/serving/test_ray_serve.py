@@ -181,6 +181,9 @@ def test_the_api_answers_with_the_champion(
     assert body["model"]["version"] == registry.versions["lgbm"]
     assert body["decision"] == "decline"
     assert body["degraded"] is False
+    # serve_config.yaml serves LightGBM compiled (the swap test below then swaps one).
+    model = httpx.get(f"{scoring.url}/v1/model", headers=AUTH).json()
+    assert (model["family"], model["predictor"]) == ("lightgbm", "compiled")
     assert httpx.post(f"{scoring.url}/v1/score", json=transaction(1)).status_code == 401
     assert (
         httpx.get(f"{scoring.url}/openapi.json").json()["info"]["title"] == "fraudlake scoring API"

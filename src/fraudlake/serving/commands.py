@@ -148,13 +148,13 @@ def traffic_cmd(
 ) -> None:
     """Send a day of raw transactions to POST /v1/score as a payment gateway would (card
     numbers included; the service pseudonymises them) and print decisions and latency."""
-    from fraudlake.cli import current_params
+    from fraudlake.cli import label_delay_days
     from fraudlake.serving.traffic import score_body, send_traffic
     from fraudlake.streaming.replay import ReplayInputError, pick_day, read_raw_transactions
 
     _, service = _service()
     try:
-        day = pick_day(raw, start, lambda: current_params().simulate.labels.delay_days_max)
+        day = pick_day(raw, start, label_delay_days)
         rows = read_raw_transactions(raw, day, 1).to_pylist()
     except ReplayInputError as exc:
         err.print(f"[red]{exc}[/]")

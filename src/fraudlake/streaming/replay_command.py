@@ -55,7 +55,7 @@ def replay_cmd(
     # Imported here: pyarrow and the Kafka client would slow every `fraudlake --help`.
     import pyarrow as pa
 
-    from fraudlake.cli import current_params
+    from fraudlake.cli import label_delay_days
     from fraudlake.streaming.kafka_to_lake import kafka_bootstrap
     from fraudlake.streaming.replay import (
         ReplayInputError,
@@ -71,16 +71,13 @@ def replay_cmd(
         console.print("[red]give --start (days of traffic) or --labels-of (a day's labels)[/red]")
         raise typer.Exit(2)
 
-    def delay() -> int:  # params.yaml only when a day is named `labelled`
-        return current_params().simulate.labels.delay_days_max
-
     try:
         if labels_of is not None:
-            first_day, days = pick_day(raw, labels_of, delay), 1
+            first_day, days = pick_day(raw, labels_of, label_delay_days), 1
             transactions = pa.table({})
             label_rows = labels_of_day(raw, first_day)
         else:
-            first_day = pick_day(raw, start, delay)
+            first_day = pick_day(raw, start, label_delay_days)
             if start is None:  # the last DAYS days
                 first_day -= dt.timedelta(days=days - 1)
             key = get_settings().hmac_key_bytes()
