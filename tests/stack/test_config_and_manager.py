@@ -91,3 +91,23 @@ def test_up_down_up_keeps_state_and_stops_everything(tmp_path: Path) -> None:
     assert stack.table.pid("svc") == pid and "already running" in events
     stack.down()
     assert stack.table.pid("svc") is None
+
+
+class _NotInstalled(_Sleeper):
+    def processes(self) -> list[ProcessSpec]:
+        raise RuntimeError("jars not found; run `make install`")
+
+
+def test_a_failed_up_stops_what_it_started(tmp_path: Path) -> None:
+    config = StackConfig(state_dir=tmp_path)
+    first = _Sleeper(config, "first", _free_port())
+    stack = Stack(config, [first, _NotInstalled(config, "broken", _free_port())])
+    try:
+        with pytest.raises(RuntimeError, match="jars not found"):
+            stack.up()
+        assert stack.table.running("first")
+    finally:
+        events: list[tuple[str, str]] = []
+        stack.down(on_event=lambda name, what: events.append((name, what)))
+    assert stack.table.pid("first") is None
+    assert ("broken", "skipped (jars not found; run `make install`)") in events

@@ -149,10 +149,18 @@ class Stack:
         names: Iterable[str] | None = None,
         on_event: Callable[[str, str], None] = lambda name, what: None,
     ) -> None:
-        """Stop the selected services (all by default) in reverse start order."""
+        """Stop the selected services (all by default) in reverse start order. A
+        service that cannot even describe its processes (not installed: no jars, no
+        binary) cannot have been started; it is skipped, so the ones started before it
+        — e.g. by an ``up`` that failed on it — still stop."""
         selected = self.select(names) if names else list(self.services)
         for service in reversed(selected):
-            stopped = [self.table.stop(p.name) for p in reversed(service.processes())]
+            try:
+                specs = service.processes()
+            except Exception as exc:
+                on_event(service.name, f"skipped ({exc})")
+                continue
+            stopped = [self.table.stop(p.name) for p in reversed(specs)]
             on_event(service.name, "stopped" if any(stopped) else "was not running")
 
     def memory_bytes(self) -> int:
