@@ -170,9 +170,7 @@ class ModelSlots:
                 loaded = (
                     None
                     if version is None
-                    else self._prepared(
-                        LoadedModel.of(self.source.name, version, alias, self.source.load(version))
-                    )
+                    else LoadedModel.of(self.source.name, version, alias, self.source.load(version))
                 )
                 if loaded is not None and self.served is not None:
                     missing = [f for f in loaded.features if f not in self.served]
@@ -184,6 +182,8 @@ class ModelSlots:
                             "current feature_defs/ or deploy the definitions it was trained on"
                         )
                         continue
+                if loaded is not None:  # compiled (if asked) only once it is servable
+                    loaded = self._prepared(loaded)
                 setattr(self, alias, loaded)
                 before = current.version if current else None
                 changes.append(f"{alias} {before} -> {version}")
