@@ -142,7 +142,7 @@ def test_a_store_in_the_old_member_layout_is_named_not_misread(
     write_profiles(online, customers.to_pylist())
     # Before the event time moved into the members: <transaction_id>:<cents>.
     online.zadd(f"fl:card:{new.card_id}:tx", {"17:250": new.event_us - 1})
-    with pytest.raises(ValueError, match=r"found b'17:250'.*rebuild"):
+    with pytest.raises(ValueError, match=r"found b'17:250'.*online migrate-layout"):
         OnlineFeatureReader(online, feature_set).feature_rows([new] * batch)
 
 

@@ -83,3 +83,41 @@ def stats_cmd(
         else "none"
     )
     Console().print(f"customer profiles: {found.profiles:,}; newest transaction: {newest}")
+
+
+@online_app.command("migrate-layout")
+def migrate_layout_cmd(
+    redis_url: RedisUrlOption = DEFAULT_REDIS_URL,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would change; change nothing.")
+    ] = False,
+) -> None:
+    """Rewrite a store written by an earlier fraudlake (members
+    `<transaction_id>:<value>`) to the current layout
+    (`<event_us>:<transaction_id>:<value>`), in place, keeping every set's expiry.
+    Run it after upgrading, before the new scoring replicas take traffic; it is
+    idempotent (a second run changes only what an old writer added meanwhile)."""
+    import redis
+    from rich.progress import Progress
+
+    from fraudlake.online.migrate_layout import migrate_members, window_sets
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = window_sets(client)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("window sets", total=len(keys))
+            done = migrate_members(client, keys, dry_run, on_set=lambda: progress.advance(task))
+    except redis.RedisError as exc:
+        console.print(f"[red]cannot read or write Redis at {redis_url}[/red]: {exc}")
+        raise typer.Exit(1) from exc
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        client.close()
+    verb = "would rewrite" if dry_run else "rewrote"
+    console.print(
+        f"{redis_url}: {done.sets_scanned:,} window sets, {verb} {done.members_rewritten:,} "
+        f"members in {done.sets_rewritten:,} of them"
+    )

@@ -59,9 +59,8 @@ def _member_fields(members: list[bytes]) -> tuple[IntArray, IntArray]:
         raise ValueError(
             "online store members must look like <event_us>:<transaction_id>:<integer>, "
             f"found {bad!r}. A store written before the event time moved into the members "
-            "(<transaction_id>:<integer>) cannot be read: delete its `fl:*:tx` and "
-            "`fl:*:fraud` keys and replay the transactions to rebuild it (`fraudlake "
-            "replay`, with the stream job running)"
+            "(<transaction_id>:<integer>) must be converted first: `fraudlake online "
+            "migrate-layout --redis-url <this store>`"
         )
     return fields[0::3], fields[2::3]
 
