@@ -188,7 +188,8 @@ class OnlineFeatureReader:
     def _queue(self, commands: list[Command], tx: Transaction) -> None:
         t = tx.event_us
         high = f"({t}"
-        for stage in self.stages:
+        # In the order of ``_replies``, whose positions say where each reply comes back.
+        for stage, _, frauds_at in self._replies:
             key = tx.key(stage.keys)
             low = t - stage.span_us
             commands.append(
@@ -199,7 +200,7 @@ class OnlineFeatureReader:
                     high,
                 )
             )
-            if stage.takes_labels:
+            if frauds_at is not None:
                 commands.append(
                     (
                         "ZRANGEBYSCORE",
