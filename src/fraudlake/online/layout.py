@@ -52,3 +52,9 @@ def fraud_member(event_us: int, transaction_id: int, reported_us: int) -> str:
 def member_transaction_id(member: bytes) -> int:
     """The transaction id in a member of either set."""
     return int(member.split(b":")[1])
+
+
+def upgraded_member(old: bytes, event_us: int) -> bytes:
+    """A member of the layout before the event time moved into it
+    (``<transaction_id>:<value>``), in the current layout."""
+    return b"%d:%s" % (event_us, old)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import redis
 
-from fraudlake.online.layout import DEFAULT_PREFIX
+from fraudlake.online.layout import DEFAULT_PREFIX, upgraded_member
 
 
 @dataclass
@@ -54,9 +54,10 @@ def migrate_members(
             members, ttl_ms = read.execute()
         for member, score in members:
             fields = member.split(b":")
-            if len(fields) == 3 and all(f.lstrip(b"-").isdigit() for f in fields):
+            integers = all(f.lstrip(b"-").isdigit() for f in fields)
+            if len(fields) == 3 and integers:
                 continue
-            if len(fields) != 2 or not all(f.lstrip(b"-").isdigit() for f in fields):
+            if len(fields) != 2 or not integers:
                 raise ValueError(
                     f"{key.decode()}: member {member!r} is neither <transaction_id>:<integer> "
                     "(the old layout) nor <event_us>:<transaction_id>:<integer>; this set "
@@ -67,7 +68,7 @@ def migrate_members(
         if old and not dry_run:
             with client.pipeline(transaction=True) as pipe:
                 pipe.zrem(key, *old)
-                pipe.zadd(key, {b"%d:%s" % (int(s), m): s for m, s in old.items()})
+                pipe.zadd(key, {upgraded_member(m, int(s)): s for m, s in old.items()})
                 if ttl_ms > 0:  # a set emptied by ZREM is deleted, its expiry with it
                     pipe.pexpire(key, ttl_ms)
                 pipe.execute()

@@ -18,15 +18,18 @@ import fcntl
 import hashlib
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightgbm as lgb
 import numpy as np
 
 from fraudlake.atomic_write import write_text_atomic
+
+if TYPE_CHECKING:
+    import lleaves
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +88,16 @@ def probe_rows(n_features: int, rows: int = 64, seed: int = 0) -> np.ndarray:
     return x
 
 
-def _compile(model: object, machine_code: Path) -> object:
-    # lleaves writes its cache file while compiling: into a temporary name, renamed when
-    # whole, so a replica never loads half an object file.
-    fd, partial = tempfile.mkstemp(dir=machine_code.parent, suffix=".partial")
-    os.close(fd)
-    os.unlink(partial)
+def _compile(model: lleaves.Model, machine_code: Path) -> lleaves.Model:
+    # lleaves writes its cache file while compiling: into another name (the caller holds
+    # the lock, so one name is enough), renamed when whole, so no replica loads half an
+    # object file.
+    partial = machine_code.with_suffix(".partial")
     try:
-        model.compile(cache=partial)  # type: ignore[attr-defined]
+        model.compile(cache=str(partial))
         os.replace(partial, machine_code)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(partial)
+        partial.unlink(missing_ok=True)
     return model
 
 

@@ -120,6 +120,7 @@ class ModelSlots:
         source: ModelSource,
         served: Sequence[str] | None = None,
         compiled_dir: Path | None = None,
+        predictor: PredictorKind = "native",
     ) -> None:
         self.source = source
         #: Feature names the replica can compute (None: any); a version needing others
@@ -129,7 +130,7 @@ class ModelSlots:
         self.compiled_dir = compiled_dir
         #: The predictor of models loaded from now on (:meth:`use_predictor` for the
         #: loaded ones).
-        self.predictor: PredictorKind = "native"
+        self.predictor: PredictorKind = predictor
         self.champion: LoadedModel | None = None
         self.challenger: LoadedModel | None = None
         self._refreshing = threading.Lock()

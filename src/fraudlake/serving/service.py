@@ -80,9 +80,11 @@ class ScoringService:
             )
         reader = OnlineFeatureReader(client, features)
         slots = ModelSlots(
-            source, served=reader.names, compiled_dir=settings.resolved_compiled_models_dir
+            source,
+            served=reader.names,
+            compiled_dir=settings.resolved_compiled_models_dir,
+            predictor=options.predictor,
         )
-        slots.predictor = options.predictor
         try:
             slots.refresh()
         except UnservableModelError as exc:
