@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from fraudlake.online.layout import DEFAULT_PREFIX
+from fraudlake.online.layout import DEFAULT_PREFIX, StoreKey, scan_store
 
 
 @dataclass
@@ -28,23 +28,22 @@ def take_inventory(client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> Invento
     """Count the store's keys and members with SCAN (no blocking KEYS) and pipelined
     ZCARDs; the newest event time from each transaction set's highest score."""
     found = Inventory()
-    sets: list[tuple[str, str, bytes]] = []
-    for raw in client.scan_iter(match=f"{prefix}:*", count=1000):
-        parts = raw.decode().split(":")
-        if len(parts) == 3 and parts[1] == "customer":
+    sets: list[StoreKey] = []
+    for key in scan_store(client, prefix):
+        if key.kind == "profile":
             found.profiles += 1
-        elif len(parts) >= 4 and parts[-1] in ("tx", "fraud"):
-            sets.append((parts[1], parts[-1], raw))
+        else:
+            sets.append(key)
     pipe = client.pipeline(transaction=False)
-    for _, kind, raw in sets:
-        pipe.zcard(raw)
-        if kind == "tx":
-            pipe.zrange(raw, -1, -1, withscores=True)
+    for found_set in sets:
+        pipe.zcard(found_set.key)
+        if found_set.kind == "tx":
+            pipe.zrange(found_set.key, -1, -1, withscores=True)
     replies = iter(pipe.execute())
-    for entity, kind, _ in sets:
-        counts = found.entities.setdefault(entity, EntityCounts())
+    for found_set in sets:
+        counts = found.entities.setdefault(found_set.entity, EntityCounts())
         size = int(next(replies))
-        if kind == "tx":
+        if found_set.kind == "tx":
             counts.keys += 1
             counts.transactions += size
             top = next(replies)

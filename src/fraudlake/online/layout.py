@@ -23,6 +23,12 @@ and doubled the reply the scorer parses.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import redis
+
 DEFAULT_PREFIX = "fl"
 
 #: Profile fields of :data:`fraudlake.schemas.CUSTOMERS` the request features read.
@@ -58,3 +64,34 @@ def upgraded_member(old: bytes, event_us: int) -> bytes:
     """A member of the layout before the event time moved into it
     (``<transaction_id>:<value>``), in the current layout."""
     return b"%d:%s" % (event_us, old)
+
+
+@dataclass(frozen=True)
+class StoreKey:
+    """A key of the online store, read back: what it holds and for which entity."""
+
+    kind: Literal["tx", "fraud", "profile"]
+    #: The entity (``customer`` for a profile).
+    entity: str
+    key: bytes
+
+
+def read_key(prefix: str, key: bytes) -> StoreKey | None:
+    """What ``key`` holds by the layout above, or None if it is none of the store's."""
+    head = f"{prefix}:".encode()
+    if not key.startswith(head):
+        return None
+    parts = key[len(head) :].split(b":")
+    if len(parts) == 2 and parts[0] == b"customer":
+        return StoreKey("profile", "customer", key)
+    if len(parts) >= 3 and parts[-1] in (b"tx", b"fraud"):
+        return StoreKey("tx" if parts[-1] == b"tx" else "fraud", parts[0].decode(), key)
+    return None
+
+
+def scan_store(client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> Iterator[StoreKey]:
+    """Every key of the store under ``prefix``, with SCAN (never a blocking KEYS)."""
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        found = read_key(prefix, key)
+        if found is not None:
+            yield found

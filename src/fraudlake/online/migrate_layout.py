@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import redis
 
-from fraudlake.online.layout import DEFAULT_PREFIX, upgraded_member
+from fraudlake.online.layout import DEFAULT_PREFIX, scan_store, upgraded_member
 
 
 @dataclass
@@ -28,11 +28,7 @@ class LayoutMigration:
 
 def window_sets(client: redis.Redis, prefix: str = DEFAULT_PREFIX) -> list[bytes]:
     """The keys of every transaction and fraud set (SCAN, no blocking KEYS)."""
-    return [
-        key
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000)
-        if key.rsplit(b":", 1)[-1] in (b"tx", b"fraud")
-    ]
+    return [found.key for found in scan_store(client, prefix) if found.kind != "profile"]
 
 
 def migrate_members(
