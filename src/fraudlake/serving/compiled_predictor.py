@@ -46,31 +46,27 @@ def compile_predictor(booster: lgb.Booster, cache_dir: Path, probe: np.ndarray) 
     compiled it before. Before it is returned, its scores of the ``probe`` rows must
     equal the booster's (to 1e-9): a cached object that does not match is compiled
     again, a compiler that gets it wrong raises :class:`CompiledMismatchError`."""
-    import lleaves  # LLVM is loaded only by the replicas that compile
-
     text = booster.model_to_string()
     cache_dir.mkdir(parents=True, exist_ok=True)
     stem = cache_dir / _cache_key(text)
     source, machine_code = stem.with_suffix(".txt"), stem.with_suffix(".o")
     expected = np.asarray(booster.predict(probe, num_threads=1), dtype="float64")
+
+    def matches(predict: Predict) -> bool:
+        return bool(np.allclose(predict(probe), expected, rtol=0, atol=1e-9, equal_nan=True))
+
     with _locked(stem.with_suffix(".lock")):
         if not source.exists():
             write_text_atomic(source, text)
-        for attempt in ("cached", "fresh"):
-            if attempt == "fresh" or not machine_code.exists():
-                model = _compile(lleaves.Model(model_file=str(source)), machine_code)
-            else:
-                model = lleaves.Model(model_file=str(source))
-                model.compile(cache=str(machine_code))
-
-            def predict(x: np.ndarray, model: lleaves.Model = model) -> np.ndarray:
-                return np.asarray(model.predict(x, n_jobs=1), dtype="float64")
-
-            if np.allclose(predict(probe), expected, rtol=0, atol=1e-9, equal_nan=True):
-                return predict
-            if attempt == "cached":
-                log.warning("compiled model %s does not match its booster; compiling again", stem)
-                machine_code.unlink()
+        if machine_code.exists():
+            cached = _loaded(source, machine_code)
+            if matches(cached):
+                return cached
+            log.warning("compiled model %s does not match its booster; compiling again", stem)
+            machine_code.unlink()
+        fresh = _compiled(source, machine_code)
+        if matches(fresh):
+            return fresh
     raise CompiledMismatchError(
         f"the forest compiled by lleaves {version('lleaves')} scores the probe rows "
         "differently from LightGBM; serve this model natively (predictor: native)"
@@ -88,17 +84,40 @@ def probe_rows(n_features: int, rows: int = 64, seed: int = 0) -> np.ndarray:
     return x
 
 
-def _compile(model: lleaves.Model, machine_code: Path) -> lleaves.Model:
+def _loaded(source: Path, machine_code: Path) -> Predict:
+    """The forest of ``source`` from its object file (milliseconds)."""
+    model = _model(source)
+    model.compile(cache=str(machine_code))  # an existing cache file is loaded, not rebuilt
+    return _predict_of(model)
+
+
+def _compiled(source: Path, machine_code: Path) -> Predict:
+    """The forest of ``source`` compiled (seconds), its object file left at
+    ``machine_code``."""
     # lleaves writes its cache file while compiling: into another name (the caller holds
     # the lock, so one name is enough), renamed when whole, so no replica loads half an
     # object file.
+    model = _model(source)
     partial = machine_code.with_suffix(".partial")
     try:
         model.compile(cache=str(partial))
         os.replace(partial, machine_code)
     finally:
         partial.unlink(missing_ok=True)
-    return model
+    return _predict_of(model)
+
+
+def _model(source: Path) -> lleaves.Model:
+    import lleaves  # LLVM is loaded only by the replicas that compile
+
+    return lleaves.Model(model_file=str(source))
+
+
+def _predict_of(model: lleaves.Model) -> Predict:
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict(x, n_jobs=1), dtype="float64")
+
+    return predict
 
 
 def _cache_key(text: str) -> str:
