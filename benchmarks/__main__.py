@@ -211,13 +211,14 @@ def main(names: list[str]) -> None:
         console.print(serving_table(serving))
         console.print(model_table(serving))
         for key in ("peer", "ray"):
-            prefix = f"{key}_max_cpu_"
-            cores = [
-                f"{name.removeprefix(prefix)} {value:.2f}"
-                for name, value in serving.items()
-                if name.startswith(prefix)
-            ]
-            console.print(f"cores used during the {key} max-rate run: {', '.join(cores)}")
+            for run, label in (("max", "max-rate"), ("batch", "batch")):
+                prefix = f"{key}_{run}_cpu_"
+                cores = [
+                    f"{name.removeprefix(prefix)} {value:.2f}"
+                    for name, value in serving.items()
+                    if name.startswith(prefix)
+                ]
+                console.print(f"cores used during the {key} {label} run: {', '.join(cores)}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from fraudlake.serving.decision import decide
 from fraudlake.serving.loaded_models import UnservableModelError
 from fraudlake.serving.options import ServingOptions
 from fraudlake.serving.service import ScoringService
+from fraudlake.stream_features.events import parse_ts
 from fraudlake.streaming.messages import DecisionMessage, RawMessage, parse_messages
 from fraudlake.training.models import feature_names, fit
 from tests.serving.conftest import (
@@ -278,11 +279,18 @@ def test_every_answered_decision_is_published_without_the_card_number(
     client: TestClient, kafka: str
 ) -> None:
     answers = {}
+    sent_at = {}
     for i in range(30):
         body = transaction(1000 + i, customer=i % CUSTOMERS, amount=10.0 + 13 * i)
         answers[body["transaction_id"]] = client.post("/v1/score", json=body, headers=AUTH).json()
-    batch = [transaction(2000 + i, customer=i % CUSTOMERS) for i in range(10)]
+        sent_at[body["transaction_id"]] = body["event_ts"]
+    # Event times differ inside the batch: each record must carry its own.
+    batch = [
+        transaction(2000 + i, customer=i % CUSTOMERS, event_ts=f"2024-03-01T14:{i:02d}:07.{i}5Z")
+        for i in range(10)
+    ]
     batch.append(transaction(2010, customer=CUSTOMERS + 50))  # no profile: by the rules
+    sent_at |= {b["transaction_id"]: b["event_ts"] for b in batch}
     for r in client.post("/v1/score/batch", json={"transactions": batch}, headers=AUTH).json()[
         "results"
     ]:
@@ -301,6 +309,8 @@ def test_every_answered_decision_is_published_without_the_card_number(
             assert len(record["features"]) == 42
         assert record["latency_ms"] > 0
         assert len(record["card_id"]) == 32
+        assert record["event_ts"].endswith("Z")
+        assert parse_ts(record["event_ts"]) == parse_ts(sent_at[tx_id])
     assert "4000" + "0" * 8 not in json.dumps(records)  # no card number anywhere
     assert answers[2010]["degraded"] and answers[2010]["score"] is None
     # Each record is a row of audit.decisions as the stream sink parses it; none is refused.

@@ -1,16 +1,22 @@
-"""The pure parts of scoring: fallback rules, traffic shares, options."""
+"""The pure parts of scoring: fallback rules, traffic shares, options, record times."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
 from fraudlake.serving.fallback import fallback_decision
 from fraudlake.serving.options import FallbackRules, ServingOptions
-from fraudlake.serving.scorer import CANARY_SALT, SHADOW_SALT, traffic_share
-from fraudlake.stream_features.events import to_us
+from fraudlake.serving.scorer import (
+    CANARY_SALT,
+    SHADOW_SALT,
+    format_event_times,
+    traffic_share,
+)
+from fraudlake.stream_features.events import format_ts, to_us
 
 RULES = FallbackRules(review_amount=220, decline_amount=1000, night_review_amount=100)
 NOON = to_us(dt.datetime(2024, 3, 1, 12, 0, tzinfo=dt.UTC))
@@ -61,3 +67,12 @@ def test_options_refuse_what_cannot_work() -> None:
         ServingOptions(shadow_share=1.5)
     with pytest.raises(ValidationError, match="typo_option"):
         ServingOptions.model_validate({"typo_option": 1})
+
+
+def test_event_times_of_a_batch_are_formatted_as_one_at_a_time() -> None:
+    rng = np.random.default_rng(7)
+    latest = to_us(dt.datetime(2200, 1, 1, tzinfo=dt.UTC)) - 1
+    times = [0, 1, 999_999, 1_000_000, 951_782_400_000_000, latest]  # 2000-02-29 too
+    times += rng.integers(0, latest, 500).tolist()
+    assert format_event_times(times) == [format_ts(t) for t in times]
+    assert format_event_times([]) == []

@@ -78,9 +78,10 @@ class FeatureRows:
     matrix: FloatArray
     missing: list[UnknownCustomerError | None]
 
-    def row(self, i: int) -> dict[str, float]:
-        """Transaction ``i``'s features by name (Python floats)."""
-        return dict(zip(self.names, self.matrix[i].tolist(), strict=True))
+    def by_name(self) -> list[dict[str, float]]:
+        """Every transaction's features by name (Python floats), in batch order."""
+        names = self.names
+        return [dict(zip(names, row, strict=True)) for row in self.matrix.tolist()]
 
 
 class OnlineFeatureReader:
@@ -128,7 +129,8 @@ class OnlineFeatureReader:
         in its place instead of failing the others. Redis errors propagate."""
         rows = self.feature_rows(txs)
         return [
-            rows.row(i) if missing is None else missing for i, missing in enumerate(rows.missing)
+            row if missing is None else missing
+            for row, missing in zip(rows.by_name(), rows.missing, strict=True)
         ]
 
     def feature_rows(self, txs: Sequence[Transaction]) -> FeatureRows:

@@ -30,7 +30,7 @@ from fraudlake.serving.loaded_models import LoadedModel, ModelSlots
 from fraudlake.serving.options import ServingOptions
 from fraudlake.serving.payloads import ModelRef, ReasonOut, ScoreResponse, TransactionIn
 from fraudlake.serving.reasons import top_reasons
-from fraudlake.stream_features.events import Transaction, format_ts, to_us
+from fraudlake.stream_features.events import Transaction, to_us
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +63,16 @@ class Scored:
     features: dict[str, float] | None
     shadow: dict[str, Any] | None = None
 
-    def record(self, latency_ms: float, decided_at: str) -> dict[str, Any]:
+    def record(self, latency_ms: float, decided_at: str, event_ts: str) -> dict[str, Any]:
         """The decision record for Kafka ``decisions`` (the card only as its pseudonym);
-        ``decided_at`` ISO 8601, one clock read for a whole batch."""
+        ``decided_at`` ISO 8601, one clock read for a whole batch; ``event_ts`` the
+        transaction's time as :func:`~fraudlake.stream_features.events.format_ts` gives it
+        (:func:`decision_records` formats a batch's at once)."""
         r = self.response
         tx = self.transaction
         return {
             "transaction_id": r.transaction_id,
-            "event_ts": format_ts(tx.event_us),
+            "event_ts": event_ts,
             "customer_id": tx.customer_id,
             "card_id": tx.card_id,
             "terminal_id": tx.terminal_id,
@@ -88,6 +90,26 @@ class Scored:
             "shadow": self.shadow,
             "latency_ms": round(latency_ms, 3),
         }
+
+
+def format_event_times(us: Sequence[int]) -> list[str]:
+    """:func:`~fraudlake.stream_features.events.format_ts` of many times in one numpy
+    call (C formatting: a tenth of the cost per time, on every decision record).
+    Years 1970 to 9999, which the API's ``event_ts`` check keeps within."""
+    text = np.datetime_as_string(np.asarray(us, dtype="datetime64[us]"), unit="us")
+    return [t + "Z" for t in text.tolist()]
+
+
+def decision_records(
+    scored: Sequence[Scored], received_at: Sequence[float], now: float, decided_at: str
+) -> list[dict[str, Any]]:
+    """The Kafka records of a scored batch; latency of each from its ``received_at`` to
+    ``now`` (``time.perf_counter()`` values), ``decided_at`` ISO 8601."""
+    event_ts = format_event_times([s.transaction.event_us for s in scored])
+    return [
+        s.record((now - t) * 1000.0, decided_at, ts)
+        for s, t, ts in zip(scored, received_at, event_ts, strict=True)
+    ]
 
 
 class Scorer:
@@ -154,7 +176,9 @@ class Scorer:
                 model = challenger
             groups.setdefault(id(model), (model, []))[1].append(i)
 
+        by_name = rows.by_name()
         for model, members in groups.values():
+            ref = ModelRef(name=model.name, version=model.version, alias=model.alias)
             x = rows.matrix[np.ix_(members, self._columns(rows, model))]
             scores = model.predict(x)
             decisions = [decide(float(s), self.thresholds) for s in scores]
@@ -177,12 +201,12 @@ class Scorer:
                         transaction_id=txs[i].transaction_id,
                         score=float(scores[k]),
                         decision=decisions[k],
-                        model=ModelRef(name=model.name, version=model.version, alias=model.alias),
+                        model=ref,
                         reasons=reasons.get(k, []),
                         degraded=False,
                     ),
                     transaction=txs[i],
-                    features=rows.row(i),
+                    features=by_name[i],
                 )
         self._shadow(out, rows, champion, challenger)
         return [s for s in out if s is not None]

@@ -30,7 +30,7 @@ from fraudlake.serving.metrics import Metrics, NullMetrics
 from fraudlake.serving.options import ServingOptions
 from fraudlake.serving.payloads import Health, ModelInfo, ScoreResponse, TransactionIn
 from fraudlake.serving.publisher import DecisionPublisher
-from fraudlake.serving.scorer import Scored, Scorer
+from fraudlake.serving.scorer import Scored, Scorer, decision_records
 from fraudlake.serving.settings import ServingSettings
 from fraudlake.training.alias_log import JsonlAliasLog
 from fraudlake.training.registry import Registry
@@ -158,12 +158,7 @@ class ScoringService:
         scored = self.scorer.score(items, explain)
         now = time.perf_counter()
         decided_at = dt.datetime.now(dt.UTC).isoformat()  # one clock read for the batch
-        self.publisher.publish(
-            [
-                s.record((now - t) * 1000.0, decided_at)
-                for s, t in zip(scored, received_at, strict=True)
-            ]
-        )
+        self.publisher.publish(decision_records(scored, received_at, now, decided_at))
         return scored
 
     # -- models ----------------------------------------------------------------------------

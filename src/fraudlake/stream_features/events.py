@@ -106,7 +106,9 @@ class Transaction:
 
     def key(self, fields: tuple[str, ...]) -> str:
         """The entity key of this transaction for ``fields`` (e.g. ``("card_id",)``)."""
-        return "|".join(str(getattr(self, f)) for f in fields)
+        if len(fields) == 1:  # most entities; the scorer asks per transaction and stage
+            return str(getattr(self, fields[0]))
+        return "|".join([str(getattr(self, f)) for f in fields])
 
     def to_message(self) -> dict[str, Any]:
         return {
