@@ -183,8 +183,11 @@ class OnlineFeatureReader:
         for stage, at, frauds_at in self._replies:
             frauds = None if frauds_at is None else replies[frauds_at::per_tx]
             columns.update(_stage_columns(stage, t, replies[at::per_tx], frauds))
+        # Usually every customer is known: whole columns then, no fancy indexing (which
+        # cost 5 µs a transaction over 42 columns).
+        rows: slice | IntArray = slice(None) if len(known) == n else np.asarray(known)
         for k, name in enumerate(self._names):
-            matrix[known, k] = request[name] if name in request else columns[name][known]
+            matrix[rows, k] = request[name] if name in request else columns[name][rows]
         return FeatureRows(self._names, matrix, missing)
 
     def _queue(self, commands: list[Command], tx: Transaction) -> None:
