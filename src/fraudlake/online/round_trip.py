@@ -6,6 +6,11 @@ service's thousands of small reads a second that bookkeeping cost more than the 
 :func:`round_trip` packs each command with hiredis (C), writes them all at once on a
 pooled connection and reads the raw replies back in order — what a pipeline does on
 the wire, no more.
+
+Replies already buffered are taken straight from the connection's hiredis reader:
+``Connection.read_response`` wraps each one in ~1.5 µs of Python (error mapping, a
+host string, health-check bookkeeping), 9 µs of a scored transaction's six replies.
+The socket is still read by redis-py, so its timeouts and errors stay its own.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ from typing import Any
 
 import hiredis
 import redis
+from redis.connection import AbstractConnection
 
 #: A command and its arguments, e.g. ``("HMGET", key, "a", "b")``.
 Command = tuple[str | bytes | int | float, ...]
+
+_UNREAD = object()
 
 
 def round_trip(client: redis.Redis, commands: Sequence[Command]) -> list[Any]:
@@ -37,14 +45,8 @@ def round_trip(client: redis.Redis, commands: Sequence[Command]) -> list[Any]:
     connection = pool.get_connection()
     try:
         connection.send_packed_command([payload])
-        replies: list[Any] = []
-        error: redis.ResponseError | None = None
-        for _ in commands:
-            try:
-                replies.append(connection.read_response())
-            except redis.ResponseError as exc:
-                error = error or exc
-                replies.append(exc)
+        replies = read_replies(connection, len(commands))
+        error = next((r for r in replies if isinstance(r, redis.ResponseError)), None)
         if error is not None:
             raise error
         return replies
@@ -53,3 +55,34 @@ def round_trip(client: redis.Redis, commands: Sequence[Command]) -> list[Any]:
         raise
     finally:
         pool.release(connection)
+
+
+def buffered_reader(connection: AbstractConnection) -> hiredis.Reader | None:
+    """The hiredis reader redis-py parses ``connection``'s RESP2 replies with, or None
+    when it parses otherwise (no hiredis, RESP3 with its push messages): then every
+    reply goes through ``read_response``."""
+    reader = getattr(getattr(connection, "_parser", None), "_reader", None)
+    if str(getattr(connection, "protocol", 2)) != "2" or not isinstance(reader, hiredis.Reader):
+        return None
+    return reader
+
+
+def read_replies(connection: AbstractConnection, count: int) -> list[Any]:
+    """The next ``count`` replies on ``connection``; an error reply is returned in its
+    place as a :class:`redis.ResponseError` (the others are still read)."""
+    reader = buffered_reader(connection)
+    replies: list[Any] = []
+    for _ in range(count):
+        # redis-py reads the first reply (a reply it cached while checking the
+        # connection comes first) and any that is not complete in the buffer yet
+        # (hiredis answers with redis-py's marker then, a bare object).
+        reply = reader.gets() if reader is not None and replies else _UNREAD
+        if type(reply) is object:
+            try:
+                reply = connection.read_response()
+            except redis.ResponseError as exc:
+                reply = exc
+        elif isinstance(reply, Exception) and not isinstance(reply, redis.ResponseError):
+            raise reply  # a protocol error hiredis parsed
+        replies.append(reply)
+    return replies
