@@ -242,6 +242,46 @@ def test_a_bad_transaction_inside_a_batch_is_named_by_its_index(client: TestClie
     assert reply.json()["detail"][0]["loc"] == ["body", "transactions", 1, "currency"]
 
 
+@pytest.mark.parametrize(
+    ("content", "loc", "words"),
+    [
+        (b'{"transactions": [', ["body"], "Invalid JSON"),
+        (b"\xff\xfe", ["body"], "Invalid JSON"),
+        (b"", ["body"], "Invalid JSON"),
+        (b'{"transactions": []}', ["body", "transactions"], "at least 1 item"),
+        (b'{"transactions": [7]}', ["body", "transactions", 0], "should be an object"),
+        (b'{"explain": true}', ["body", "transactions"], "Field required"),
+        (b'{"transactions": [], "more": 1}', ["body", "more"], "Extra inputs"),
+    ],
+    ids=["cut-short", "not-utf8", "empty", "no-items", "not-an-object", "no-list", "extra"],
+)
+def test_a_malformed_batch_body_gets_422_naming_where(
+    client: TestClient, content: bytes, loc: list[Any], words: str
+) -> None:
+    reply = client.post(
+        "/v1/score/batch", content=content, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert reply.status_code == 422, reply.text
+    problems = reply.json()["detail"]
+    assert any(p["loc"] == loc and words in p["msg"] for p in problems), problems
+    # Unparseable bytes are not echoed back.
+    assert all(p["input"] == {} for p in problems if p["type"] == "json_invalid")
+
+
+def test_the_published_batch_body_is_the_validated_one(client: TestClient) -> None:
+    """The batch route reads its body itself; its spec must still say what it takes."""
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/score/batch"]["post"]["requestBody"]
+    assert body["required"] is True
+    ref = body["content"]["application/json"]["schema"]["$ref"]
+    batch = spec["components"]["schemas"][ref.rsplit("/", 1)[-1]]
+    assert batch["required"] == ["transactions"] and batch["additionalProperties"] is False
+    item_ref = batch["properties"]["transactions"]["items"]["$ref"]
+    item = spec["components"]["schemas"][item_ref.rsplit("/", 1)[-1]]
+    assert set(item["required"]) >= {"transaction_id", "event_ts", "amount", "currency"}
+    assert item["properties"]["amount"]["minimum"] == 0
+
+
 def test_a_body_above_the_size_limit_is_413(client: TestClient, service: ScoringService) -> None:
     service.configure(service.options.model_copy(update={"max_body_bytes": 4096}))
     items = [transaction(i) for i in range(40)]  # ~10 kB
