@@ -32,10 +32,13 @@ def test_replies_come_back_in_order_and_raw(online: redis.Redis) -> None:
     ]
 
 
-def test_an_error_reply_raises_after_every_reply_is_read(online: redis.Redis) -> None:
+@pytest.mark.parametrize("at", [0, 1, 2], ids=["first", "middle", "last"])
+def test_an_error_reply_raises_after_every_reply_is_read(online: redis.Redis, at: int) -> None:
     online.set("a-string", "v")
+    commands: list[tuple[str | int, ...]] = [("GET", "a-string"), ("SET", "after", 1)]
+    commands.insert(at, ("HGET", "a-string", "f"))
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
-        round_trip(online, [("GET", "a-string"), ("HGET", "a-string", "f"), ("SET", "after", 1)])
+        round_trip(online, commands)
     # The commands after the error ran, and the pooled connection is still in step.
     assert online.get("after") == b"1"
     for _ in range(3):

@@ -45,8 +45,7 @@ def round_trip(client: redis.Redis, commands: Sequence[Command]) -> list[Any]:
     connection = pool.get_connection()
     try:
         connection.send_packed_command([payload])
-        replies = read_replies(connection, len(commands))
-        error = next((r for r in replies if isinstance(r, redis.ResponseError)), None)
+        replies, error = read_replies(connection, len(commands))
         if error is not None:
             raise error
         return replies
@@ -67,11 +66,15 @@ def buffered_reader(connection: AbstractConnection) -> hiredis.Reader | None:
     return reader
 
 
-def read_replies(connection: AbstractConnection, count: int) -> list[Any]:
-    """The next ``count`` replies on ``connection``; an error reply is returned in its
-    place as a :class:`redis.ResponseError` (the others are still read)."""
+def read_replies(
+    connection: AbstractConnection, count: int
+) -> tuple[list[Any], redis.ResponseError | None]:
+    """The next ``count`` replies on ``connection``, and the first error reply among them;
+    an error reply is in its place as a :class:`redis.ResponseError` (the rest are still
+    read)."""
     reader = buffered_reader(connection)
     replies: list[Any] = []
+    error: redis.ResponseError | None = None
     for _ in range(count):
         # redis-py reads the first reply (a reply it cached while checking the
         # connection comes first) and any that is not complete in the buffer yet
@@ -82,7 +85,9 @@ def read_replies(connection: AbstractConnection, count: int) -> list[Any]:
                 reply = connection.read_response()
             except redis.ResponseError as exc:
                 reply = exc
-        elif isinstance(reply, Exception) and not isinstance(reply, redis.ResponseError):
-            raise reply  # a protocol error hiredis parsed
+        if isinstance(reply, Exception):
+            if not isinstance(reply, redis.ResponseError):
+                raise reply  # a protocol error hiredis parsed
+            error = error or reply
         replies.append(reply)
-    return replies
+    return replies, error
