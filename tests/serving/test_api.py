@@ -268,6 +268,24 @@ def test_a_malformed_batch_body_gets_422_naming_where(
     assert all(p["input"] == {} for p in problems if p["type"] == "json_invalid")
 
 
+@pytest.mark.parametrize("content_type", ["text/plain", None, "application/x-www-form-urlencoded"])
+def test_a_batch_not_sent_as_json_gets_422_saying_how_to_send_it(
+    client: TestClient, content_type: str | None
+) -> None:
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    body = json.dumps({"transactions": [transaction(1)]})
+    reply = client.post("/v1/score/batch", content=body, headers=headers)
+    assert reply.status_code == 422, reply.text
+    (problem,) = reply.json()["detail"]
+    assert problem["loc"] == ["body"] and "Content-Type: application/json" in problem["msg"]
+    sent_as_json = client.post(
+        "/v1/score/batch",
+        content=body,
+        headers={**AUTH, "Content-Type": "application/json; charset=utf-8"},
+    )
+    assert sent_as_json.status_code == 200, sent_as_json.text
+
+
 def test_the_published_batch_body_is_the_validated_one(client: TestClient) -> None:
     """The batch route reads its body itself; its spec must still say what it takes."""
     spec = client.get("/openapi.json").json()

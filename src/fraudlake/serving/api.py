@@ -48,11 +48,33 @@ def json_of(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
-def parse_batch(body: bytes) -> BatchRequest:
+def is_json(content_type: str | None) -> bool:
+    """Whether a ``Content-Type`` says JSON (``application/json``, ``application/*+json``,
+    parameters allowed) — what FastAPI asks of a body it parses."""
+    kind = (content_type or "").split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
+def parse_batch(body: bytes, content_type: str | None) -> BatchRequest:
     """A batch body validated straight from its JSON bytes. FastAPI would ``json.loads``
     it and then validate the Python objects: 40 % more per transaction (14 against
     8.6 µs), a twentieth of a replica's time at full load. Errors as FastAPI gives them
-    (``loc`` from ``body``); unparseable JSON is not echoed back."""
+    (``loc`` from ``body``); unparseable JSON is not echoed back, nor a body not sent as
+    JSON (refused as FastAPI refuses it on the other routes)."""
+    if not is_json(content_type):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "content_type",
+                    "loc": ("body",),
+                    "msg": f"send the batch as JSON (Content-Type: application/json), not "
+                    f"{content_type or 'without a Content-Type'}",
+                    "input": {},
+                }
+            ]
+        )
     try:
         return BatchRequest.model_validate_json(body)
     except ValidationError as exc:
@@ -257,7 +279,7 @@ def create_app(service: ScoringService, score_one: ScoreOne | None = None) -> Fa
         openapi_extra=BATCH_BODY,
     )
     async def score_batch(request: Request) -> Response:
-        body = parse_batch(await request.body())
+        body = parse_batch(await request.body(), request.headers.get("content-type"))
         limit = service.options.max_batch
         if len(body.transactions) > limit:
             raise unprocessable(
