@@ -7,6 +7,8 @@ are scored together), the plain-uvicorn peer scores each request on its own.
 Every ``/v1`` route but ``/v1/health`` needs ``Authorization: Bearer <token>``. Bad
 requests get 422 in FastAPI's shape (``detail[].loc`` names the field), bodies above the
 configured size 413, and a replica without a champion 503 saying how to get one.
+The batch route validates its body itself, straight from the bytes (:func:`parse_batch`);
+:func:`with_batch_body` keeps that body in the published OpenAPI spec.
 """
 
 from __future__ import annotations
