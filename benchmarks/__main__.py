@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import bench_features, bench_ingest, bench_serving, bench_simulate, bench_stream
+from benchmarks.serving_targets import serving_targets
 
 
 def _simulate() -> dict[str, float]:
@@ -158,6 +159,19 @@ def serving_table(r: dict[str, float]) -> Table:
     return table
 
 
+def targets_table(r: dict[str, float]) -> Table:
+    table = Table(
+        title="the scoring service's targets (Ray Serve, this run)",
+        caption="max = the 32-worker run: its p99 is that of its rate, so a p99 over the "
+        "target there does not rule the rate out at fewer workers",
+    )
+    for column in ("target", "measured", "met"):
+        table.add_column(column, justify="left" if column == "target" else "right")
+    for target, measured, met in serving_targets(r):
+        table.add_row(target, measured, "yes" if met else "[bold red]no[/]")
+    return table
+
+
 def model_table(r: dict[str, float]) -> Table:
     table = Table(title="the model alone (200-tree LightGBM, 42 features), rows/s in process")
     for column in ("call", "one row", f"{bench_serving.BATCH}-row batches"):
@@ -209,6 +223,7 @@ def main(names: list[str]) -> None:
         with console.status("scoring service: Redis + Kafka + Ray up; uvicorn peer vs Ray Serve"):
             serving = bench_serving.run()
         console.print(serving_table(serving))
+        console.print(targets_table(serving))
         console.print(model_table(serving))
         for key in ("peer", "ray"):
             for run, label in (("max", "max-rate"), ("batch", "batch")):
