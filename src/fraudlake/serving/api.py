@@ -90,10 +90,14 @@ def parse_batch(body: bytes, content_type: str | None) -> BatchRequest:
     )
 
 
+#: Where an OpenAPI document's ``$ref`` finds a named schema.
+SCHEMAS = "#/components/schemas/"
+
+
 def with_batch_body(spec: dict[str, Any]) -> dict[str, Any]:
     """``spec`` with :class:`BatchRequest` among its schemas: the batch route reads its
     body itself (:func:`parse_batch`), so FastAPI does not put it there."""
-    schema = BatchRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema = BatchRequest.model_json_schema(ref_template=SCHEMAS + "{model}")
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
     for name, definition in schema.pop("$defs", {}).items():
         schemas.setdefault(name, definition)
@@ -104,11 +108,7 @@ def with_batch_body(spec: dict[str, Any]) -> dict[str, Any]:
 BATCH_BODY = {
     "requestBody": {
         "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"$ref": f"#/components/schemas/{BatchRequest.__name__}"}
-            }
-        },
+        "content": {"application/json": {"schema": {"$ref": SCHEMAS + BatchRequest.__name__}}},
     }
 }
 
