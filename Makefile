@@ -32,7 +32,7 @@ lint: install ## ruff check, ruff format --check, mypy on src/
 	$(BIN)/mypy src
 
 test: lint ## Install, lint, and run every test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 demo: install ## The platform end to end: batch DAG to a champion, a day through Flink and the API, decisions and labels into the lake, monitoring, lineage
 	$(BIN)/fraudlake stack up

@@ -129,6 +129,13 @@ class JoinLabels(KeyedCoProcessFunction):  # type: ignore[misc]
         return []
 
 
+#: Wall time a stage waits after the last element the stage before it flushed, so the
+#: whole burst is in before it flushes in turn: every key of a quiet stage flushes at the
+#: same instant, so the burst is one operator's timers, out within a bundle or two (the
+#: rest is room for a stalled machine).
+FLUSH_BURST_MS = 2000
+
+
 class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
     """One entity stage, keyed by the entity's key, its state in Flink state.
 
@@ -137,7 +144,12 @@ class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
     this operator (a quiet stream, the end of a replay) has them applied anyway. While
     elements flow or the watermark moves, or after a restore (it starts over), the check
     is re-armed: under backpressure the watermark queues behind records, and flushing
-    then would turn the next elements into late ones."""
+    then would turn the next elements into late ones.
+
+    Elements the stage before flushed (``Element.flushed``) do not count as the stream
+    moving: the stages after the first pass a flush on :data:`FLUSH_BURST_MS` after its
+    burst instead of waiting ``flush_after_ms`` each (three stages made the end of a
+    replay wait three times as long)."""
 
     def __init__(
         self,
@@ -170,11 +182,16 @@ class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
         # again before a flush could be due, so both start at "now".
         now = int(time.time() * 1000)
         self.last_arrival_ms = now
+        self.last_flushed_arrival_ms = -(2**63)
         self.watermark, self.watermark_moved_ms = -(2**63), now
 
-    def _out(self, done: list[Element]) -> Iterable[Element | str]:
+    def _out(self, done: list[Element], flushed: bool | None = None) -> Iterable[Element | str]:
+        """``done`` for the next stage; ``flushed`` (None: as they came) marks how."""
         if self.emit_rows:
             return [encode_row(feature_row(e, self.names)).decode() for e in done]
+        if flushed is not None:
+            for element in done:
+                element.flushed = flushed
         return done
 
     def _saw_watermark(self, watermark: int, now: int) -> None:
@@ -192,14 +209,20 @@ class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
         timers = ctx.timer_service()
         # Python's clock, not a Java call per element: Flink's processing time is the
         # same wall clock in epoch milliseconds.
-        self.last_arrival_ms = int(time.time() * 1000)
+        now = int(time.time() * 1000)
+        if element.flushed:
+            self.last_flushed_arrival_ms = now
+        else:
+            self.last_arrival_ms = now
         state: EntityState = self.state.value() or EntityState()
         was_waiting = bool(state.pending)
         done = self.stage.offer(state, element)
         if state.pending:
             timers.register_event_time_timer(element.time_us // MS)
-            if not was_waiting:  # the key starts waiting: check it for a quiet stream later
-                timers.register_processing_time_timer(self.last_arrival_ms + self.flush_after_ms)
+            if element.flushed:  # part of a flush burst: pass the flush on after it
+                timers.register_processing_time_timer(now + FLUSH_BURST_MS)
+            elif not was_waiting:  # the key starts waiting: check it for a quiet stream later
+                timers.register_processing_time_timer(now + self.flush_after_ms)
         self.state.update(state)
         yield from self._out(done)
 
@@ -216,7 +239,12 @@ class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
                 # The stream moves: the watermark will come. Look again later.
                 timers.register_processing_time_timer(timestamp + self.flush_after_ms - quiet)
                 return
+            burst_over = self.last_flushed_arrival_ms + FLUSH_BURST_MS
+            if timestamp < burst_over:  # the flush before this stage is still coming in
+                timers.register_processing_time_timer(burst_over)
+                return
             done = self.stage.advance(state, None)
+            flushed = True
         else:
             self._saw_watermark(watermark, timers.current_processing_time())
             state = self.state.value()
@@ -225,8 +253,9 @@ class ApplyStage(KeyedProcessFunction):  # type: ignore[misc]
             # Watermark W (ms) means no element with a timestamp ≤ W follows: every event
             # time below (W + 1) ms is final.
             done = self.stage.advance(state, watermark * MS + (MS - 1))
+            flushed = False
         self.state.update(state)
-        yield from self._out(done)
+        yield from self._out(done, flushed)
 
 
 def _interval(ms: int) -> str:
@@ -344,8 +373,7 @@ def build(env: StreamExecutionEnvironment, args: argparse.Namespace) -> None:
         )
         .set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE)
         .set_transactional_id_prefix(f"{args.group_id}-features")
-        # Within the broker's transaction.max.timeout.ms (15 minutes by default).
-        .set_property("transaction.timeout.ms", str(10 * 60 * 1000))
+        .set_property("transaction.timeout.ms", str(args.transaction_timeout_ms))
         .build()
     )
     rows.sink_to(sink).name(f"kafka: {args.features_topic}")
@@ -391,6 +419,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " --idle-timeout-ms",
     )
     parser.add_argument("--checkpoint-interval-ms", type=int, default=5000)
+    parser.add_argument(
+        "--transaction-timeout-ms",
+        type=int,
+        default=10 * 60 * 1000,
+        help="the broker aborts a features transaction open this long; until then one left"
+        " open holds read_committed readers back. Keep it above the longest checkpoint plus"
+        " restart, and within the broker's transaction.max.timeout.ms (15 minutes by default)",
+    )
     parser.add_argument(
         "--buffer-timeout-ms",
         type=int,

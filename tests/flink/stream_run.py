@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import redis
-from kafka import KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from fraudlake.features.batch import compute_features
 from fraudlake.features.definitions import FeatureSet
 from fraudlake.stack.config import StackConfig
+from fraudlake.stack.flink_jobs import FlinkJobs
 from fraudlake.stream_features.events import Label, Transaction, stream_time
 from fraudlake.streaming.replay import publish
 
@@ -91,10 +94,15 @@ class Collected:
 
 
 def collect_features(
-    config: StackConfig, expected: int, timeout: float = 300.0, topic: str = "features"
+    config: StackConfig,
+    expected: int,
+    timeout: float = 300.0,
+    topic: str = "features",
+    explain: Callable[[], str] = lambda: "",
 ) -> Collected:
     """Read Kafka ``features`` (committed transactions only) from the beginning until
-    ``expected`` distinct transactions have a row and nothing more comes for 3 s."""
+    ``expected`` distinct transactions have a row and nothing more comes for 3 s.
+    Short of that at ``timeout``, fails with ``explain()`` in the message."""
     consumer = _committed_reader(config, topic, idle_ms=3000)
     rows: dict[int, list[dict]] = {}
     deadline = time.monotonic() + timeout
@@ -105,13 +113,80 @@ def collect_features(
                 row = json.loads(message.value)
                 rows.setdefault(row["transaction_id"], []).append(row)
             quiet = sum(len(r) for r in rows.values()) == before
-            print(f"features: {len(rows)} of {expected} transactions have a row", flush=True)
+            if not quiet:
+                print(f"features: {len(rows)} of {expected} transactions have a row", flush=True)
             if len(rows) >= expected and quiet:
                 break
     finally:
         consumer.close()
-    assert len(rows) >= expected, f"only {len(rows)} of {expected} feature rows after {timeout}s"
+    assert len(rows) >= expected, (
+        f"only {len(rows)} of {expected} feature rows after {timeout}s; {explain()}"
+    )
     return Collected(rows)
+
+
+def stall_report(config: StackConfig, jobs: FlinkJobs, job_id: str, topics: Topics) -> str:
+    """Why rows stopped coming: the job's state, restarts, checkpoint counts and latest
+    failures (Flink's REST API); how far the job's consumer group has read the source
+    topics (offsets it commits on each checkpoint) against their ends; and per partition
+    of the features topic the end offset against the last stable offset (an open
+    transaction holds read_committed readers below it)."""
+    parts = []
+    try:
+        job = jobs.http.get(f"/jobs/{job_id}").json()
+        checkpoints = jobs.http.get(f"/jobs/{job_id}/checkpoints").json().get("counts", {})
+        metrics = jobs.http.get(f"/jobs/{job_id}/metrics?get=numRestarts").json()
+        history = jobs.http.get(f"/jobs/{job_id}/exceptions").json().get("exceptionHistory", {})
+        failures = [
+            (e.get("timestamp"), (e.get("stacktrace") or e.get("exceptionName", ""))[:600])
+            for e in history.get("entries", [])[:3]
+        ]
+        parts.append(
+            f"job {job['state']}, restarts {[m['value'] for m in metrics]}, "
+            f"checkpoints {checkpoints}, latest failures {failures}"
+        )
+    except Exception as exc:  # the report must not hide the test's own failure
+        parts.append(f"job unreadable: {exc!r}")
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=config.kafka_bootstrap)
+        try:
+            read = admin.list_consumer_group_offsets(topics.group)
+        finally:
+            admin.close()
+        ends = _end_offsets(config, [topics.transactions, topics.labels], "read_uncommitted")
+        parts.append(f"group {topics.group} read {_by_partition(read)} of {_by_partition(ends)}")
+        parts.append(
+            f"{topics.features} end offsets "
+            f"{_by_partition(_end_offsets(config, [topics.features], 'read_uncommitted'))}, "
+            "last stable offsets "
+            f"{_by_partition(_end_offsets(config, [topics.features], 'read_committed'))}"
+        )
+    except Exception as exc:
+        parts.append(f"offsets unreadable: {exc!r}")
+    return "; ".join(parts)
+
+
+def _end_offsets(
+    config: StackConfig, names: list[str], isolation: str
+) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=config.kafka_bootstrap, isolation_level=isolation)
+    try:
+        partitions = [
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or ())
+        ]
+        return dict(consumer.end_offsets(partitions))
+    finally:
+        consumer.close()
+
+
+def _by_partition(offsets: dict[TopicPartition, Any]) -> dict[str, int]:
+    """``{"topic/partition": offset}``, sorted; committed offsets come as
+    ``OffsetAndMetadata``."""
+    return {
+        f"{tp.topic}/{tp.partition}": getattr(o, "offset", o) for tp, o in sorted(offsets.items())
+    }
 
 
 def mismatches(

@@ -48,13 +48,16 @@ DEFAULT_GRACE_US = 86_400 * US
 @dataclass(slots=True)
 class Element:
     """A transaction on its way through the stages (``features`` fills up stage by stage),
-    or a fraud label for a label window."""
+    or a fraud label for a label window. ``flushed``: the stage before applied it
+    because the stream went quiet, not because the watermark passed it (engines that
+    run the stages apart use it to pass such a flush on without waiting again)."""
 
     time_us: int
     transaction: Transaction | None = None
     fraud: KnownFraud | None = None
     features: dict[str, float] = field(default_factory=dict)
     late: bool = False
+    flushed: bool = False
 
 
 @dataclass(slots=True)
