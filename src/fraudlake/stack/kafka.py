@@ -173,6 +173,14 @@ class KafkaService(Service):
             # producer set: Flink's sink stamps records with their event time, and a
             # replayed 2024 day would otherwise be deleted as soon as its segment rolls.
             "log.message.timestamp.type": "LogAppendTime",
+            # One node has nowhere to move leadership. A controlled shutdown leaves its
+            # partitions leaderless while the transaction coordinator still sends commit
+            # markers; Kafka then skips those markers as if the partitions were deleted
+            # and records the commit complete, so the transaction stays open on the
+            # partitions for good and read_committed readers of `features` stop there
+            # (seen in the broker-restart fault test). Without it the coordinator keeps
+            # the commit pending and finishes it after the restart.
+            "controlled.shutdown.enable": "false",
         }
 
     def _write_properties(self) -> None:
