@@ -153,13 +153,15 @@ def stall_report(config: StackConfig, jobs: FlinkJobs, job_id: str, topics: Topi
             read = admin.list_consumer_group_offsets(topics.group)
         finally:
             admin.close()
-        ends = _end_offsets(config, [topics.transactions, topics.labels], "read_uncommitted")
-        parts.append(f"group {topics.group} read {_by_partition(read)} of {_by_partition(ends)}")
+        names = [topics.transactions, topics.labels, topics.features]
+        ends = _end_offsets(config, names, "read_uncommitted")
+        sources = {tp: o for tp, o in ends.items() if tp.topic != topics.features}
+        written = {tp: o for tp, o in ends.items() if tp.topic == topics.features}
+        stable = _end_offsets(config, [topics.features], "read_committed")
+        parts.append(f"group {topics.group} read {_by_partition(read)} of {_by_partition(sources)}")
         parts.append(
-            f"{topics.features} end offsets "
-            f"{_by_partition(_end_offsets(config, [topics.features], 'read_uncommitted'))}, "
-            "last stable offsets "
-            f"{_by_partition(_end_offsets(config, [topics.features], 'read_committed'))}"
+            f"{topics.features} end offsets {_by_partition(written)}, "
+            f"last stable offsets {_by_partition(stable)}"
         )
     except Exception as exc:
         parts.append(f"offsets unreadable: {exc!r}")
