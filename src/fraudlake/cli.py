@@ -162,13 +162,18 @@ def validate_cmd() -> None:
     """Validate staged batches (Great Expectations); publish good ones, quarantine bad ones.
 
     A batch that fails any expectation is copied to data/quarantine/ with a JSON outcome,
-    nothing of it reaches the lake, and the command exits 1 naming the failures.
+    nothing of it reaches the lake, and the command exits 1 naming the failures. A batch
+    that passed an earlier run with the same bytes, suite and parameters keeps that
+    verdict without running GX again (delete
+    .fraudlake/gx/gx/uncommitted/passed_batches.json to check everything anew).
     """
     from fraudlake.pipeline.validate import BatchesQuarantined, run_validate
 
     result, _, _ = _run_stage(run_validate, BatchesQuarantined, FileNotFoundError)
     actions = list(result.published.values())
     console.print(
+        f"{len(result.published)} batches passed ({result.verdicts_reused} verdicts reused: "
+        "same bytes, same suite as an earlier run)\n"
         f"[green]lake updated[/]: {actions.count('appended')} appended, "
         f"{actions.count('replaced')} replaced, {actions.count('skipped')} unchanged, "
         f"{len(result.retired)} retired\n"

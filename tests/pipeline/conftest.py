@@ -78,6 +78,19 @@ def staged_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def validated_gx_root(staged_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The GX root of a ``validate`` run over the template's staged batches (all pass):
+    its remembered verdicts, without the lake that run wrote."""
+    root = tmp_path_factory.mktemp("validated")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FRAUDLAKE_HOME", str(root / "home"))
+        project = make_project(root / "project", small_params())
+        shutil.copytree(staged_template / "data", project.root / "data")
+        project.ok("validate")
+    return root / "home" / "gx"
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
     """An empty project (no data yet) with its own state home."""
@@ -90,3 +103,12 @@ def staged(project: Project, staged_template: Path) -> Project:
     """``project`` with the small world simulated and staged (nothing in the lake)."""
     shutil.copytree(staged_template / "data", project.root / "data")
     return project
+
+
+@pytest.fixture
+def staged_validated_before(staged: Project, validated_gx_root: Path, tmp_path: Path) -> Project:
+    """``staged`` whose state home holds the GX root of an earlier run that passed every
+    batch (as after yesterday's run), but an empty lake: unchanged batches keep their
+    verdicts, changed ones go through GX."""
+    shutil.copytree(validated_gx_root, tmp_path / "home" / "gx")
+    return staged

@@ -30,6 +30,9 @@ def test_rerunning_validate_adds_no_duplicates(staged: Project) -> None:
     assert first is not None
     out = staged.ok("validate").output
     assert "0 appended" in out and "unchanged" in out
+    # every batch passed the first run with these bytes and this suite: no GX again
+    staged_batches = len(list((staged.root / "data" / "staging").rglob("*.parquet")))
+    assert f"({staged_batches} verdicts reused" in out
     table = staged.catalog().load_table("raw.transactions")
     assert table.current_snapshot().snapshot_id == first.snapshot_id  # no new commit
     ids = table.scan(selected_fields=("transaction_id",)).to_arrow().column(0)
@@ -83,8 +86,9 @@ def _outside_day(t: pa.Table) -> pa.Table:
     ids=["missing-column", "negative-amount", "duplicate-id", "timestamp-outside-day"],
 )
 def test_broken_batch_is_quarantined_with_nothing_appended(
-    staged: Project, breakage: Callable[[pa.Table], pa.Table], named: str
+    staged_validated_before: Project, breakage: Callable[[pa.Table], pa.Table], named: str
 ) -> None:
+    staged = staged_validated_before  # the verdicts of a good run: GX runs on the bad day
     day = "2024-01-10"
     path = staged.root / "data" / "staging" / "transactions" / f"{day}.parquet"
     broken = breakage(pq.read_table(path))
@@ -103,6 +107,7 @@ def test_broken_batch_is_quarantined_with_nothing_appended(
         "failed"
     ]
     assert Path(outcome["docs_page"]).exists()  # the Data Docs page says why
+    assert not outcome["reused"]  # changed bytes: checked again, not trusted
 
     # nothing of the bad day reached the lake; the good days did
     ts = _rows(staged, "raw.transactions").column("event_ts")

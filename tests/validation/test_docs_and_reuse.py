@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
 import re
+import shutil
 from pathlib import Path
 
 from fraudlake.params import Params
@@ -148,3 +150,86 @@ def test_rules_from_params_sections(tmp_path: Path, batches) -> None:
         "transactions", frame, "small-grid", batches.day, batches.known_customers
     )
     assert [f.column for f in outcome.failed] == ["terminal_x", "terminal_y"]
+
+
+def _stored_results(validator: BatchValidator) -> int:
+    return len(list((validator.root / "gx" / "uncommitted" / "validations").rglob("*.json")))
+
+
+def test_a_passed_batch_keeps_its_verdict_for_the_same_bytes_and_suite(
+    tmp_path: Path, batches, rules: ValidationRules
+) -> None:
+    root = tmp_path / "gx-root"
+    frame = batches.transactions()
+    args = {"day": batches.day, "known_customer_ids": batches.known_customers}
+    first = BatchValidator(root, rules).validate(
+        "transactions", frame, "transactions/d1", **args, content_hash="abc"
+    )
+    assert first.success and not first.reused
+
+    again = BatchValidator(root, rules)  # a later run: a new validator on the same root
+    reused = again.validate("transactions", frame, "transactions/d1", **args, content_hash="abc")
+    assert reused.reused and reused.model_copy(update={"reused": False}) == first
+    assert _stored_results(again) == 1  # GX did not run again
+    moved = tmp_path / "moved"  # a copied root keeps its verdicts, pointing into itself
+    shutil.copytree(root, moved)
+    elsewhere = BatchValidator(moved, rules).validate(
+        "transactions", frame, "transactions/d1", **args, content_hash="abc"
+    )
+    assert elsewhere.reused and elsewhere.docs_page.is_relative_to(moved / "gx")
+
+    # other bytes, no hash, another day, an unknown customer or other rules: GX runs
+    checks = [
+        again.validate("transactions", frame, "transactions/d1", **args, content_hash="abd"),
+        again.validate("transactions", frame, "transactions/d1", **args),
+        again.validate(
+            "transactions",
+            frame,
+            "transactions/d1",
+            day=batches.day + dt.timedelta(days=1),
+            known_customer_ids=batches.known_customers,
+            content_hash="abd",
+        ),
+    ]
+    assert [c.reused for c in checks] == [False, False, False]
+    assert not checks[2].success  # its timestamps are outside the other day
+    unknown = set(batches.known_customers) - {int(frame.loc[0, "customer_id"])}
+    customer_gone = again.validate(
+        "transactions",
+        frame,
+        "transactions/d1",
+        day=batches.day,
+        known_customer_ids=unknown,
+        content_hash="abd",
+    )
+    assert not customer_gone.reused and not customer_gone.success
+    tighter = BatchValidator(root, rules.model_copy(update={"max_amount": 1.0}))
+    strict = tighter.validate("transactions", frame, "transactions/d1", **args, content_hash="abd")
+    assert not strict.reused and not strict.success
+
+
+def test_failed_verdicts_are_not_remembered(fresh_validator: BatchValidator, batches) -> None:
+    frame = batches.transactions()
+    frame.loc[3, "amount"] = -12.5
+    args = {"day": batches.day, "known_customer_ids": batches.known_customers}
+    for _ in range(2):
+        outcome = fresh_validator.validate(
+            "transactions", frame, "transactions/bad", **args, content_hash="bad"
+        )
+        assert not outcome.success and not outcome.reused
+    assert _stored_results(fresh_validator) == 2
+
+
+def test_an_unreadable_verdict_file_means_validate_again(
+    tmp_path: Path, batches, rules: ValidationRules
+) -> None:
+    root = tmp_path / "gx-root"
+    first = BatchValidator(root, rules)
+    first.validate("labels", batches.labels(), "labels/d1", day=batches.day, content_hash="h")
+    first.passed_file.write_text("{not json")
+    again = BatchValidator(root, rules)
+    outcome = again.validate(
+        "labels", batches.labels(), "labels/d1", day=batches.day, content_hash="h"
+    )
+    assert outcome.success and not outcome.reused
+    assert json.loads(again.passed_file.read_text())["labels/d1"]["content_hash"] == "h"

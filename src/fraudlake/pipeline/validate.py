@@ -1,6 +1,8 @@
 """Stage ``validate``: the quality gate between staging and the lake.
 
-Every staged batch is checked by its Great Expectations suite. A passing batch is
+Every staged batch is checked by its Great Expectations suite (a batch that passed an
+earlier run with the same bytes and suite keeps that verdict without GX running again;
+see :mod:`fraudlake.validation.gate`). A passing batch is
 published to its ``raw.*`` table exactly once (see :mod:`fraudlake.lake.batches`); a
 failing one is copied to ``data/quarantine/`` with the reasons beside it and *nothing of
 it* is written. Batches that left ``data/raw`` are retired from the lake, so the lake
@@ -46,6 +48,8 @@ class ValidateResult:
     published: dict[str, str] = field(default_factory=dict)
     quarantined: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
+    #: passing batches whose verdict of an earlier run was reused (same bytes and suite)
+    verdicts_reused: int = 0
     snapshots: dict[str, int | None] = field(default_factory=dict)
     data_docs: str = ""
 
@@ -94,13 +98,16 @@ def run_validate(params: Params, settings: Settings, layout: Layout) -> Validate
 
     for batch in track(staged, "validating and publishing batches"):
         data = pq.read_table(batch.path)
+        content_hash = file_hash(batch.path)
         outcome = validator.validate(
             batch.kind,
             data.to_pandas(),
             batch_id=batch.batch_id,
             day=batch.day if batch.kind != "customers" else None,
             known_customer_ids=known_customers if batch.kind == "transactions" else None,
+            content_hash=content_hash,
         )
+        result.verdicts_reused += outcome.reused
         if not outcome.success:
             where = _quarantine(batch, outcome, layout)
             log.warning("quarantined %s → %s", batch.batch_id, where)
@@ -112,7 +119,7 @@ def run_validate(params: Params, settings: Settings, layout: Layout) -> Validate
             tables[batch.kind],
             data,
             batch_id=batch.batch_id,
-            content_hash=file_hash(batch.path),
+            content_hash=content_hash,
             batch_rows=batch_rows(spec, batch.day),
             live=ledgers[batch.kind],
         )
@@ -137,14 +144,18 @@ def run_validate(params: Params, settings: Settings, layout: Layout) -> Validate
     report = layout.report_dir("validation") / "summary.json"
     report.write_text(
         json.dumps(
-            {k: v for k, v in result.__dict__.items() if k != "data_docs"}, indent=2, sort_keys=True
+            # what the lake holds and why; not how (verdicts reused), which varies by run
+            {k: v for k, v in result.__dict__.items() if k not in ("data_docs", "verdicts_reused")},
+            indent=2,
+            sort_keys=True,
         )
     )
     actions = list(result.published.values())
     log.info(
-        "validated %d batches: %d appended, %d replaced, %d unchanged, %d retired, %d quarantined;"
-        " Data Docs: %s",
+        "validated %d batches (%d verdicts reused: same bytes, same suite): %d appended, "
+        "%d replaced, %d unchanged, %d retired, %d quarantined; Data Docs: %s",
         len(staged),
+        result.verdicts_reused,
         actions.count("appended"),
         actions.count("replaced"),
         actions.count("skipped"),

@@ -191,11 +191,20 @@ class RayServeService(Service):
         return [ProcessSpec("ray", argv, env=self.env(), cwd=install_root())]
 
     def healthy(self) -> bool:
+        """The GCS answers (through the dashboard) and so does the node's raylet (through
+        its dashboard agent, which answers only once the raylet has its ports): the
+        GCS alone answers while a raylet that is about to abort still starts."""
+        agent = f"http://{self.config.host}:{self.config.serve.dashboard_agent_port}"
         try:
-            reply = httpx.get(f"{self.dashboard_url}/api/gcs_healthz", timeout=2.0)
+            for url in (
+                f"{self.dashboard_url}/api/gcs_healthz",
+                f"{agent}/api/local_raylet_healthz",
+            ):
+                if httpx.get(url, timeout=2.0).status_code != 200:
+                    return False
         except httpx.HTTPError:
             return False
-        return reply.status_code == 200
+        return True
 
     # -- the application -----------------------------------------------------------------
 

@@ -7,6 +7,14 @@ source, assets, suites and validation definitions are set up once in ``__init__`
 ``<root>/gx/uncommitted/validations``). :meth:`BatchValidator.build_docs` renders the
 HTML Data Docs of the batches validated since the last build, once, after the run.
 
+Verdicts of passing batches are remembered under the root (:data:`PASSED_FILE`): given
+the batch's ``content_hash``, :meth:`BatchValidator.validate` returns the remembered
+verdict (``reused=True``) when the same batch id passed before with the same bytes, the
+same suite (:func:`suite_fingerprint`: its expectations, their code and the GX version) and the same
+suite parameters (its day; for transactions, no customer unknown). Same inputs, same
+verdict — without GX's ~1 s a batch; reruns of a stage over hundreds of unchanged
+batches cost a hash each. Failed verdicts are not remembered: they are checked again.
+
 The gate decides; it does not act. It never moves, deletes or writes batch data: the
 caller quarantines a failed batch and stops the stage, e.g. with
 ``raise SomeError(summary(outcome))``.
@@ -17,7 +25,10 @@ Not thread-safe: use one validator per thread (each with its own root).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
+import os
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -39,6 +50,7 @@ from great_expectations.datasource.fluent import PandasDatasource
 from great_expectations.datasource.fluent.pandas_datasource import DataFrameAsset
 
 from fraudlake.params import Params, SimulateParams
+from fraudlake.validation import expectations as custom_expectations
 from fraudlake.validation.describe import failed_expectations
 from fraudlake.validation.outcome import FailedExpectation, ValidationOutcome
 from fraudlake.validation.rules import ValidationRules
@@ -55,6 +67,8 @@ logger = logging.getLogger(__name__)
 DATASOURCE_NAME = "fraudlake"
 BATCH_DEFINITION_NAME = "whole_frame"
 DOCS_SITE_NAME = "local_site"
+#: The remembered verdicts of passing batches, under ``<root>/gx/uncommitted``.
+PASSED_FILE = "passed_batches.json"
 
 #: Batch ids: ``/``-separated segments of ``[A-Za-z0-9._=-]`` (e.g. ``transactions/2024-01-01``),
 #: at most 200 characters. They become one folder name in the stores and the Data Docs,
@@ -68,6 +82,24 @@ SEGMENT_SEPARATOR = "__"
 def run_name(batch_id: str) -> str:
     """The GX run name (a single folder name) of ``batch_id``: ``/`` becomes ``__``."""
     return batch_id.replace("/", SEGMENT_SEPARATOR)
+
+
+def suite_fingerprint(kind: str, rules: ValidationRules) -> str:
+    """SHA-256 of the kind's suite under ``rules`` (every expectation, its arguments and
+    notes), of the code of fraudlake's own expectations and of the GX version that runs
+    them: a remembered verdict holds only while all three stay the same."""
+    suite = build_suite(kind, rules).to_json_dict()
+    own_code = hashlib.sha256(Path(custom_expectations.__file__).read_bytes()).hexdigest()
+    blob = json.dumps(
+        {"gx": gx.__version__, "suite": suite, "own_expectations": own_code},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _canonical(parameters: dict[str, Any]) -> str:
+    return json.dumps(parameters, sort_keys=True, default=str)
 
 
 def docs_dir_of(root: Path) -> Path:
@@ -104,6 +136,13 @@ class BatchValidator:
             kind: self._register(kind) for kind in VALIDATED_SCHEMAS
         }
         self._pending_docs: list[ValidationResultIdentifier] = []
+        self._fingerprints = {kind: suite_fingerprint(kind, rules) for kind in VALIDATED_SCHEMAS}
+        self._passed: dict[str, dict[str, Any]] = self._load_passed()
+
+    @property
+    def passed_file(self) -> Path:
+        """Where the verdicts of passing batches are remembered (JSON)."""
+        return self.root / "gx" / "uncommitted" / PASSED_FILE
 
     @property
     def docs_dir(self) -> Path:
@@ -122,8 +161,14 @@ class BatchValidator:
         batch_id: str,
         day: dt.date | None = None,
         known_customer_ids: Collection[int] | None = None,
+        content_hash: str | None = None,
     ) -> ValidationOutcome:
         """Validate one batch of ``kind`` and return the outcome; never mutates ``frame``.
+
+        ``content_hash`` identifies the bytes ``frame`` was read from (e.g. the SHA-256 of
+        its file). With it, a passing verdict is remembered, and an earlier passing verdict
+        on the same batch id, bytes, suite and suite parameters is returned instead of
+        running GX (``reused=True``). Without it GX always runs.
 
         ``day`` is required for kinds with a day column (transactions, labels,
         fraud_intel) and must be ``None`` for customers; ``known_customer_ids`` is required
@@ -140,6 +185,11 @@ class BatchValidator:
                 "and ._=- (each starting with a letter or digit), at most 200 characters"
             )
         params = suite_parameters(kind, frame, day, known_customer_ids)
+        if content_hash is not None:
+            remembered = self._remembered(kind, batch_id, content_hash, params)
+            if remembered is not None:
+                logger.debug("validated %s batch %s: passed before, verdict reused", kind, batch_id)
+                return remembered
         definition = self._definitions[kind]
         missing = [c for c in VALIDATED_SCHEMAS[kind].names if c not in frame.columns]
 
@@ -175,6 +225,8 @@ class BatchValidator:
             failed=failed,
             docs_page=self._docs_page(identifier),
         )
+        if outcome.success and content_hash is not None:
+            self._remember(outcome, content_hash, params)
         # passing batches at DEBUG: a run validates hundreds; failures are what people read
         logger.log(
             logging.DEBUG if outcome.success else logging.WARNING,
@@ -203,6 +255,52 @@ class BatchValidator:
         )
         self._pending_docs.clear()
         return self.docs_index
+
+    def _remembered(
+        self, kind: str, batch_id: str, content_hash: str, params: dict[str, Any]
+    ) -> ValidationOutcome | None:
+        record = self._passed.get(batch_id)
+        if record is None or record.get("kind") != kind:
+            return None
+        if (record.get("content_hash"), record.get("suite"), record.get("parameters")) != (
+            content_hash,
+            self._fingerprints[kind],
+            _canonical(params),
+        ):
+            return None
+        try:
+            outcome = ValidationOutcome.model_validate(
+                {**record["outcome"], "docs_page": self.docs_dir / record["docs_page"]}
+            )
+        except (KeyError, TypeError, ValueError):  # written by another version: validate again
+            return None
+        return outcome.model_copy(update={"reused": True})
+
+    def _remember(
+        self, outcome: ValidationOutcome, content_hash: str, params: dict[str, Any]
+    ) -> None:
+        self._passed[outcome.batch_id] = {
+            "kind": outcome.kind,
+            "content_hash": content_hash,
+            "suite": self._fingerprints[outcome.kind],
+            "parameters": _canonical(params),
+            "outcome": outcome.model_dump(mode="json", exclude={"docs_page"}),
+            # relative: the root may be copied or moved (CI caches, test templates)
+            "docs_page": outcome.docs_page.relative_to(self.docs_dir).as_posix(),
+        }
+        # whole file, replaced atomically: a crash leaves the previous verdicts intact
+        self.passed_file.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.passed_file.with_suffix(".tmp")
+        scratch.write_text(json.dumps(self._passed, sort_keys=True))
+        os.replace(scratch, self.passed_file)
+
+    def _load_passed(self) -> dict[str, dict[str, Any]]:
+        """The remembered verdicts; none when the file is missing or unreadable."""
+        try:
+            loaded = json.loads(self.passed_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
 
     def _configure_context(self) -> None:
         """Quiet, local context: no progress bars, no analytics, no tutorial buttons."""

@@ -47,6 +47,11 @@ class ValidationOutcome(BaseModel):
     evaluated: int = Field(ge=0, description="number of expectations evaluated")
     failed: tuple[FailedExpectation, ...] = ()
     docs_page: Path
+    reused: bool = Field(
+        False,
+        description="the verdict of an earlier run on the same bytes, suite and suite "
+        "parameters, returned without running GX again (docs_page is that run's page)",
+    )
 
 
 def summary(outcome: ValidationOutcome) -> str:
