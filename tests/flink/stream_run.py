@@ -133,10 +133,10 @@ def stall_report(config: StackConfig, jobs: FlinkJobs, job_id: str, topics: Topi
     transaction holds read_committed readers below it)."""
     parts = []
     try:
-        job = jobs.http.get(f"/jobs/{job_id}").json()
-        checkpoints = jobs.http.get(f"/jobs/{job_id}/checkpoints").json().get("counts", {})
-        metrics = jobs.http.get(f"/jobs/{job_id}/metrics?get=numRestarts").json()
-        history = jobs.http.get(f"/jobs/{job_id}/exceptions").json().get("exceptionHistory", {})
+        job = jobs.get(f"/jobs/{job_id}")
+        checkpoints = jobs.get(f"/jobs/{job_id}/checkpoints").get("counts", {})
+        metrics = jobs.get(f"/jobs/{job_id}/metrics?get=numRestarts")
+        history = jobs.get(f"/jobs/{job_id}/exceptions").get("exceptionHistory", {})
         failures = [
             (e.get("timestamp"), (e.get("stacktrace") or e.get("exceptionName", ""))[:600])
             for e in history.get("entries", [])[:3]

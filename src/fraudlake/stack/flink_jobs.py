@@ -66,7 +66,9 @@ class FlinkJobs:
 
     # -- reading ------------------------------------------------------------------------
 
-    def _get(self, path: str) -> Any:
+    def get(self, path: str) -> Any:
+        """``GET path`` of the REST API as JSON; :class:`FlinkJobError` saying what to do
+        when the cluster is unreachable or answers anything but 200."""
         try:
             response = self.http.get(path)
         except httpx.HTTPError as exc:
@@ -80,18 +82,18 @@ class FlinkJobs:
 
     def jobs(self) -> list[JobStatus]:
         """Every job the cluster knows, newest first."""
-        found = [self._status(job) for job in self._get("/jobs/overview").get("jobs", [])]
+        found = [self._status(job) for job in self.get("/jobs/overview").get("jobs", [])]
         return sorted(found, key=lambda j: j.started, reverse=True)
 
     def active(self, name: str = FEATURES_JOB) -> JobStatus | None:
         """The named job while it holds slots; its checkpoints are read only for it."""
-        for job in self._get("/jobs/overview").get("jobs", []):
+        for job in self.get("/jobs/overview").get("jobs", []):
             if job["name"] == name and job["state"] in ACTIVE:
                 return self._status(job)
         return None
 
     def _status(self, job: dict[str, Any]) -> JobStatus:
-        checkpoints = self._get(f"/jobs/{job['jid']}/checkpoints")
+        checkpoints = self.get(f"/jobs/{job['jid']}/checkpoints")
         latest = (checkpoints.get("latest") or {}).get("completed") or {}
         return JobStatus(
             job_id=job["jid"],
@@ -186,7 +188,7 @@ class FlinkJobs:
         while time.monotonic() < deadline:
             job = self.active(name)
             if job is not None and job.state == "RUNNING":
-                details = self._get(f"/jobs/{job.job_id}")
+                details = self.get(f"/jobs/{job.job_id}")
                 states = {v["status"] for v in details.get("vertices", [])}
                 if states == {"RUNNING"}:
                     return job
@@ -202,7 +204,7 @@ class FlinkJobs:
             raise FlinkJobError(f"cancel {job_id}: HTTP {response.status_code} {response.text}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            state = self._get(f"/jobs/{job_id}")["state"]
+            state = self.get(f"/jobs/{job_id}")["state"]
             if state not in ACTIVE and state != "CANCELLING":
                 return
             time.sleep(0.5)
