@@ -288,9 +288,11 @@ class BatchValidator:
             # relative: the root may be copied or moved (CI caches, test templates)
             "docs_page": outcome.docs_page.relative_to(self.docs_dir).as_posix(),
         }
-        # whole file, replaced atomically: a crash leaves the previous verdicts intact
+        # whole file, replaced atomically: a crash leaves the previous verdicts intact; two
+        # runs at once (the DAG and a `dvc repro`) may lose each other's verdicts, which
+        # only means checking those batches again
         self.passed_file.parent.mkdir(parents=True, exist_ok=True)
-        scratch = self.passed_file.with_suffix(".tmp")
+        scratch = self.passed_file.with_name(f".{PASSED_FILE}.{os.getpid()}.{id(self)}")
         scratch.write_text(json.dumps(self._passed, sort_keys=True))
         os.replace(scratch, self.passed_file)
 
