@@ -44,7 +44,6 @@ import pandas as pd
 from fraudlake.params import DecisionParams, TrainParams
 from fraudlake.progress import track
 from fraudlake.settings import get_settings
-from fraudlake.training import plots
 from fraudlake.training.metrics import card_precision_top_k, evaluate
 from fraudlake.training.models import (
     FAMILIES,
@@ -205,6 +204,10 @@ def _write_artifacts(
     _write_json(folder / "lineage.json", dict(lineage))
     _write_json(folder / "card_precision_per_day.json", json_safe(per_day))
     _write_json(folder / METRICS_FILE, json_safe(metrics))
+
+    # here, not at the top: matplotlib costs every importer of this module (the scoring
+    # replicas, through the registry) over a second
+    from fraudlake.training import plots
 
     y = predictions[LABEL].to_numpy()
     s = predictions["score"].to_numpy()
