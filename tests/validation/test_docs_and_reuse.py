@@ -226,10 +226,11 @@ def test_an_unreadable_verdict_file_means_validate_again(
     root = tmp_path / "gx-root"
     first = BatchValidator(root, rules)
     first.validate("labels", batches.labels(), "labels/d1", day=batches.day, content_hash="h")
-    first.passed_file.write_text("{not json")
-    again = BatchValidator(root, rules)
-    outcome = again.validate(
-        "labels", batches.labels(), "labels/d1", day=batches.day, content_hash="h"
-    )
-    assert outcome.success and not outcome.reused
+    for damaged in ("{not json", '{"labels/d1": "not a record"}', "[]"):
+        first.passed_file.write_text(damaged)
+        again = BatchValidator(root, rules)
+        outcome = again.validate(
+            "labels", batches.labels(), "labels/d1", day=batches.day, content_hash="h"
+        )
+        assert outcome.success and not outcome.reused, damaged
     assert json.loads(again.passed_file.read_text())["labels/d1"]["content_hash"] == "h"

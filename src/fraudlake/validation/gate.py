@@ -10,10 +10,11 @@ HTML Data Docs of the batches validated since the last build, once, after the ru
 Verdicts of passing batches are remembered under the root (:data:`PASSED_FILE`): given
 the batch's ``content_hash``, :meth:`BatchValidator.validate` returns the remembered
 verdict (``reused=True``) when the same batch id passed before with the same bytes, the
-same suite (:func:`suite_fingerprint`: its expectations, their code and the GX version) and the same
-suite parameters (its day; for transactions, no customer unknown). Same inputs, same
-verdict — without GX's ~1 s a batch; reruns of a stage over hundreds of unchanged
-batches cost a hash each. Failed verdicts are not remembered: they are checked again.
+same suite (:func:`suite_fingerprint`: its expectations, their code and the GX version)
+and the same suite parameters (its day; for transactions, no customer unknown). Same
+inputs, same verdict — without GX's ~1 s a batch; reruns of a stage over hundreds of
+unchanged batches cost a hash each. Failed verdicts are not remembered: they are checked
+again.
 
 The gate decides; it does not act. It never moves, deletes or writes batch data: the
 caller quarantines a failed batch and stops the stage, e.g. with
@@ -260,7 +261,7 @@ class BatchValidator:
         self, kind: str, batch_id: str, content_hash: str, params: dict[str, Any]
     ) -> ValidationOutcome | None:
         record = self._passed.get(batch_id)
-        if record is None or record.get("kind") != kind:
+        if not isinstance(record, dict) or record.get("kind") != kind:
             return None
         if (record.get("content_hash"), record.get("suite"), record.get("parameters")) != (
             content_hash,
