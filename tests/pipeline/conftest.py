@@ -18,6 +18,7 @@ from typer.testing import CliRunner, Result
 
 from fraudlake.cli import app
 from fraudlake.lake.catalog import open_catalog
+from fraudlake.pipeline.validate import gx_root
 from fraudlake.settings import get_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,7 +89,7 @@ def validated_gx_root(staged_template: Path, tmp_path_factory: pytest.TempPathFa
         project = make_project(root / "project", small_params())
         shutil.copytree(staged_template / "data", project.root / "data")
         project.ok("validate")
-    return root / "home" / "gx"
+        return gx_root(get_settings())
 
 
 @pytest.fixture
@@ -106,9 +107,9 @@ def staged(project: Project, staged_template: Path) -> Project:
 
 
 @pytest.fixture
-def staged_validated_before(staged: Project, validated_gx_root: Path, tmp_path: Path) -> Project:
+def staged_validated_before(staged: Project, validated_gx_root: Path) -> Project:
     """``staged`` whose state home holds the GX root of an earlier run that passed every
     batch (as after yesterday's run), but an empty lake: unchanged batches keep their
     verdicts, changed ones go through GX."""
-    shutil.copytree(validated_gx_root, tmp_path / "home" / "gx")
+    shutil.copytree(validated_gx_root, gx_root(get_settings()))
     return staged
