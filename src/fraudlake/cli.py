@@ -165,7 +165,7 @@ def validate_cmd() -> None:
     nothing of it reaches the lake, and the command exits 1 naming the failures. A batch
     that passed an earlier run with the same bytes, suite and parameters keeps that
     verdict without running GX again (delete
-    .fraudlake/gx/gx/uncommitted/passed_batches.json to check everything anew).
+    .fraudlake/gx/gx/uncommitted/passed_batches.jsonl to check everything anew).
     """
     from fraudlake.pipeline.validate import BatchesQuarantined, run_validate
 

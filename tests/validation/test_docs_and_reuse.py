@@ -220,17 +220,55 @@ def test_failed_verdicts_are_not_remembered(fresh_validator: BatchValidator, bat
     assert _stored_results(fresh_validator) == 2
 
 
-def test_an_unreadable_verdict_file_means_validate_again(
+def test_a_damaged_verdict_file_means_validate_again(
     tmp_path: Path, batches, rules: ValidationRules
 ) -> None:
     root = tmp_path / "gx-root"
     first = BatchValidator(root, rules)
     first.validate("labels", batches.labels(), "labels/d1", day=batches.day, content_hash="h")
-    for damaged in ("{not json", '{"labels/d1": "not a record"}', "[]"):
+    good = first.passed_file.read_text()
+    for damaged in (
+        "{not json",
+        '"not a record"\n',
+        '{"batch_id": "labels/d1", "kind": "labels"}\n',  # fields missing
+        good[: len(good) // 2],  # the last line cut by a crash
+    ):
         first.passed_file.write_text(damaged)
         again = BatchValidator(root, rules)
         outcome = again.validate(
             "labels", batches.labels(), "labels/d1", day=batches.day, content_hash="h"
         )
         assert outcome.success and not outcome.reused, damaged
-    assert json.loads(again.passed_file.read_text())["labels/d1"]["content_hash"] == "h"
+        # the new verdict is a line of its own, after whatever was there
+        last = json.loads(again.passed_file.read_text().splitlines()[-1])
+        assert last["batch_id"] == "labels/d1" and last["content_hash"] == "h"
+        assert (
+            BatchValidator(root, rules)
+            .validate("labels", batches.labels(), "labels/d1", day=batches.day, content_hash="h")
+            .reused
+        )
+
+
+def test_verdicts_are_appended_once_each_and_superseded_lines_compacted(
+    tmp_path: Path, batches, rules: ValidationRules
+) -> None:
+    root = tmp_path / "gx-root"
+    validator = BatchValidator(root, rules)
+    labels = batches.labels()
+    for content_hash in ("v1", "v2", "v3"):  # the batch restated twice: three verdicts
+        validator.validate(
+            "labels", labels, "labels/d1", day=batches.day, content_hash=content_hash
+        )
+    validator.validate("labels", labels, "labels/d1", day=batches.day, content_hash="v3")
+    lines = validator.passed_file.read_text().splitlines()
+    assert [json.loads(line)["content_hash"] for line in lines] == ["v1", "v2", "v3"]
+
+    reopened = BatchValidator(root, rules)  # 3 lines for 1 batch: rewritten with the last
+    lines = reopened.passed_file.read_text().splitlines()
+    assert [json.loads(line)["content_hash"] for line in lines] == ["v3"]
+    assert reopened.validate(
+        "labels", labels, "labels/d1", day=batches.day, content_hash="v3"
+    ).reused
+    assert not reopened.validate(
+        "labels", labels, "labels/d1", day=batches.day, content_hash="v1"
+    ).reused

@@ -68,8 +68,9 @@ logger = logging.getLogger(__name__)
 DATASOURCE_NAME = "fraudlake"
 BATCH_DEFINITION_NAME = "whole_frame"
 DOCS_SITE_NAME = "local_site"
-#: The remembered verdicts of passing batches, under ``<root>/gx/uncommitted``.
-PASSED_FILE = "passed_batches.json"
+#: The remembered verdicts of passing batches, under ``<root>/gx/uncommitted``: JSON
+#: lines, one record per verdict given, the last of a batch id counting.
+PASSED_FILE = "passed_batches.jsonl"
 
 #: Batch ids: ``/``-separated segments of ``[A-Za-z0-9._=-]`` (e.g. ``transactions/2024-01-01``),
 #: at most 200 characters. They become one folder name in the stores and the Data Docs,
@@ -138,11 +139,12 @@ class BatchValidator:
         }
         self._pending_docs: list[ValidationResultIdentifier] = []
         self._fingerprints = {kind: suite_fingerprint(kind, rules) for kind in VALIDATED_SCHEMAS}
+        self._torn_tail = False  # the verdict file ends in a cut line: start a new one
         self._passed: dict[str, dict[str, Any]] = self._load_passed()
 
     @property
     def passed_file(self) -> Path:
-        """Where the verdicts of passing batches are remembered (JSON)."""
+        """Where the verdicts of passing batches are remembered (JSON lines)."""
         return self.root / "gx" / "uncommitted" / PASSED_FILE
 
     @property
@@ -280,7 +282,8 @@ class BatchValidator:
     def _remember(
         self, outcome: ValidationOutcome, content_hash: str, params: dict[str, Any]
     ) -> None:
-        self._passed[outcome.batch_id] = {
+        record = {
+            "batch_id": outcome.batch_id,
             "kind": outcome.kind,
             "content_hash": content_hash,
             "suite": self._fingerprints[outcome.kind],
@@ -289,21 +292,51 @@ class BatchValidator:
             # relative: the root may be copied or moved (CI caches, test templates)
             "docs_page": outcome.docs_page.relative_to(self.docs_dir).as_posix(),
         }
-        # whole file, replaced atomically: a crash leaves the previous verdicts intact; two
-        # runs at once (the DAG and a `dvc repro`) may lose each other's verdicts, which
-        # only means checking those batches again
+        self._passed[outcome.batch_id] = record
+        # One appended line per verdict (a first run over a year of batches writes each
+        # once). A crash can only cut the last line, which loading skips; the lines of two
+        # runs at once (the DAG and a `dvc repro`) do not interleave: one O_APPEND write each.
+        line = json.dumps(record, sort_keys=True).encode() + b"\n"
         self.passed_file.parent.mkdir(parents=True, exist_ok=True)
-        scratch = self.passed_file.with_name(f".{PASSED_FILE}.{os.getpid()}.{id(self)}")
-        scratch.write_text(json.dumps(self._passed, sort_keys=True))
-        os.replace(scratch, self.passed_file)
+        fd = os.open(self.passed_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, b"\n" + line if self._torn_tail else line)
+        finally:
+            os.close(fd)
+        self._torn_tail = False
 
     def _load_passed(self) -> dict[str, dict[str, Any]]:
-        """The remembered verdicts; none when the file is missing or unreadable."""
+        """The remembered verdicts by batch id (the last line of a batch id wins); lines
+        that are not records (a cut last line, a hand edit) are skipped. A file mostly of
+        superseded lines is rewritten with the current ones first."""
+        self._torn_tail = False
         try:
-            loaded = json.loads(self.passed_file.read_text())
-        except (OSError, ValueError):
+            text = self.passed_file.read_bytes()
+        except OSError:
             return {}
-        return loaded if isinstance(loaded, dict) else {}
+        self._torn_tail = bool(text) and not text.endswith(b"\n")
+        lines = text.splitlines()
+        passed: dict[str, dict[str, Any]] = {}
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("batch_id"), str):
+                passed[record["batch_id"]] = record
+        if len(lines) > 2 * len(passed):
+            self._compact(passed)
+        return passed
+
+    def _compact(self, passed: dict[str, dict[str, Any]]) -> None:
+        """Rewrite the verdict file with one line per batch id, atomically (a crash keeps
+        the old file; a verdict another run appends meanwhile may be lost, which only
+        means validating that batch again)."""
+        scratch = self.passed_file.with_name(f".{PASSED_FILE}.{os.getpid()}.{id(self)}")
+        lines = (json.dumps(record, sort_keys=True) + "\n" for record in passed.values())
+        scratch.write_text("".join(lines))
+        os.replace(scratch, self.passed_file)
+        self._torn_tail = False
 
     def _configure_context(self) -> None:
         """Quiet, local context: no progress bars, no analytics, no tutorial buttons."""
