@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from fraudlake.stack.process import ProcessSpec, ProcessTable
 
@@ -100,3 +103,40 @@ def test_a_reused_pid_is_not_ours(tmp_path: Path) -> None:
         record_path.write_text(json.dumps(record))
         table.stop("sleeper", timeout=5)
     assert not _live(pid)
+
+
+# a process that ignores SIGTERM: stop kills it after the grace and says so
+STUBBORN = (
+    "import pathlib, signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "pathlib.Path(sys.argv[1]).touch()\n"
+    "time.sleep(600)\n"
+)
+
+
+def test_stop_kills_what_outlives_its_grace_and_logs_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    table = ProcessTable(tmp_path)
+    ready = tmp_path / "ignoring-sigterm"
+    pid = table.start(ProcessSpec("stubborn", [sys.executable, "-c", STUBBORN, str(ready)]))
+    deadline = time.monotonic() + 10
+    while not ready.exists():
+        assert time.monotonic() < deadline, table.tail("stubborn")
+        time.sleep(0.1)
+    with caplog.at_level(logging.INFO, logger="fraudlake.stack.process"):
+        assert table.stop("stubborn", timeout=1)
+    assert not _live(pid)
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert "stubborn" in message and "did not stop within 1 s" in message
+    assert STUBBORN.splitlines()[0] in message  # the command that had to be killed
+    assert str(table.log_path("stubborn")) in message
+
+    table.start(ProcessSpec("quick", [sys.executable, "-c", "import time; time.sleep(60)"]))
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fraudlake.stack.process"):
+        assert table.stop("quick", timeout=5)
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert caplog.records[0].getMessage().startswith("stopped quick (pid ")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fraudlake.stack.system_user import user_ids
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,17 +118,30 @@ class ProcessTable:
         self._pid_path(name).unlink(missing_ok=True)
         if pid is None:
             return False
+        started = time.monotonic()
         _signal_session(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
+        deadline = started + timeout
         while time.monotonic() < deadline:
             reap_children()  # when we started it ourselves (tests), collect the exit
             if not _session_alive(pid):
+                logger.info("stopped %s (pid %d) in %.1f s", name, pid, time.monotonic() - started)
                 return True
             time.sleep(0.2)
+        left = [command_line(p)[:120] for p in session_pids({pid})]
         _signal_session(pid, signal.SIGKILL)
         while _session_alive(pid):
             reap_children()
             time.sleep(0.1)
+        logger.warning(
+            "%s (pid %d) did not stop within %.0f s of SIGTERM; killed %d process(es) %s "
+            "(its log: %s)",
+            name,
+            pid,
+            timeout,
+            len(left),
+            left[:5],
+            self.log_path(name),
+        )
         return True
 
     def tail(self, name: str, lines: int = 50) -> list[str]:
@@ -142,6 +158,15 @@ def _signal_session(sid: int, sig: signal.Signals) -> None:
     for pid in session_pids({sid}):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
+
+
+def command_line(pid: int) -> str:
+    """The command line of process ``pid``, arguments joined by spaces ('' when gone)."""
+    try:
+        text = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return text.replace(b"\0", b" ").decode(errors="replace").strip()
 
 
 def session_pids(sids: set[int]) -> list[int]:

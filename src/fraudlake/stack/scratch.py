@@ -15,6 +15,7 @@ from pathlib import Path
 from fraudlake.stack.config import StackConfig, offset_ports_env
 from fraudlake.stack.install import install_root
 from fraudlake.stack.manager import Stack
+from fraudlake.stack.process import command_line
 from fraudlake.stack.service import Service
 
 
@@ -36,15 +37,8 @@ def environment(overrides: Mapping[str, str]) -> Iterator[None]:
 def processes_mentioning(path: Path) -> list[str]:
     """Command lines of live processes that mention ``path`` (a stack's state folder:
     every process of it does, by construction)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(path) in text:
-            found.append(text.strip())
-    return found
+    commands = (command_line(int(d.name)) for d in Path("/proc").glob("[0-9]*"))
+    return [text for text in commands if str(path) in text]
 
 
 @contextmanager
