@@ -119,20 +119,6 @@ def test_old_events_are_trimmed_and_keys_expire(
     assert 0 < online.ttl(key) <= keep // 1_000_000
 
 
-def test_member_fields_are_read_exactly() -> None:
-    from fraudlake.online.reader import _member_fields
-
-    times, values = _member_fields(
-        [b"0:17:250", b"1709251500000001:18:0", b"1709251500000002:9007199254740993:-1"]
-    )
-    assert times.tolist() == [0, 1709251500000001, 1709251500000002]
-    assert values.tolist() == [250, 0, -1]
-    assert [a.tolist() for a in _member_fields([])] == [[], []]
-    for bad in ([b"1:17:250", b"18:5"], [b"1:17:2.5"], [b"1:17:250:3"]):
-        with pytest.raises(ValueError, match="<event_us>:<transaction_id>:<integer>"):
-            _member_fields(bad)
-
-
 @pytest.mark.parametrize("batch", [1, 8], ids=["one by one", "whole batch"])
 def test_a_store_in_the_old_member_layout_is_named_not_misread(
     online: redis.Redis, feature_set: FeatureSet, batch: int

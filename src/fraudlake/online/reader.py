@@ -3,26 +3,26 @@
 The call the scoring service makes. One Redis round trip
 (:func:`~fraudlake.online.round_trip.round_trip`) fetches, for every transaction and
 entity stage, the entity's transactions and frauds in ``[t - span, t)`` and the
-customer's profile. A batch of 8 or more is then counted at once: numpy reads the
-numbers, each range of each transaction is a slice of one sorted array (found by
-``searchsorted``), its cents a difference of prefix sums (fewer transactions are counted
-one by one in plain Python, by bisection). The stage's own
-:meth:`~EntityStage.columns_of` (or, one by one, :meth:`~EntityStage.values_of`, the code
-the stream runs; the two agree bit for bit) turns the sums into window and label
-features, and :func:`~fraudlake.features.request_time.request_features` (the code
-the batch runs) adds the request-time ones. So a vector equals the batch row of the
-same transaction.
+customer's profile. The members of the replies are counted per window by compiled code
+(``fraudlake_windows``, Rust: ``native/fraudlake_windows``) — the count and the cents of
+each range, the frauds reported before ``t`` — without a Python object per number. The
+stage's own :meth:`~EntityStage.columns_of` (a batch of 8 or more at once, in numpy) or
+:meth:`~EntityStage.values_of` (fewer, one by one in plain Python: numpy's per-call cost
+would outweigh the work; the two agree bit for bit) turns the sums into window and label
+features, and :func:`~fraudlake.features.request_time.request_features` (the code the
+batch runs) adds the request-time ones. So a vector equals the batch row of the same
+transaction.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 
 import numpy as np
 import redis
+from fraudlake_windows import known_frauds, window_sums
 
 from fraudlake.features.definitions import FeatureSet
 from fraudlake.features.request_time import request_features
@@ -39,30 +39,10 @@ from fraudlake.stream_features.entity_stage import DEFAULT_GRACE_US, EntityStage
 from fraudlake.stream_features.events import Transaction
 from fraudlake.stream_features.plan import build_stages
 
-_DIGITS = b"0123456789 -"
-#: From this many transactions on, a batch is counted in numpy at once (below it, numpy's
-#: per-call cost outweighs the work; ``make bench`` measures both: one row and 256).
+#: From this many transactions on, a batch's features are computed in numpy at once
+#: (below it, numpy's per-call cost outweighs the work; ``make bench`` measures both: one
+#: row and 256).
 _WHOLE_BATCH_FROM = 8
-
-
-def _member_fields(members: list[bytes]) -> tuple[IntArray, IntArray]:
-    """The event times and the values (cents, report times) of ``<event_us>:
-    <transaction_id>:<value>`` members, as int64, read by numpy's C parser (Python's
-    ``int`` per number cost 2-3x more). ValueError naming the layout if one is not."""
-    if not members:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    text = b" ".join(members).replace(b":", b" ")
-    fields = None if text.translate(None, _DIGITS) else np.fromstring(text, np.int64, sep=" ")
-    if fields is None or fields.size != 3 * len(members):
-        bad = next((m for m in members if len(m.split(b":")) != 3), members[0])
-        raise ValueError(
-            "online store members must look like <event_us>:<transaction_id>:<integer>, "
-            f"found {bad!r}. A store written before the event time moved into the members "
-            "(<transaction_id>:<integer>) must be converted first: `fraudlake online "
-            "migrate-layout --redis-url <this store>`"
-        )
-    return fields[0::3], fields[2::3]
 
 
 class UnknownCustomerError(LookupError):
@@ -169,20 +149,39 @@ class OnlineFeatureReader:
         for j, field in enumerate(PROFILE_FIELDS):
             inputs[field] = np.array([float(profiles[i][j]) for i in known])
         request = request_features(inputs, self._request)
+        t_list = t.tolist()
+        sums = [
+            _stage_sums(
+                stage,
+                t_list,
+                replies[at::per_tx],
+                None if frauds_at is None else replies[frauds_at::per_tx],
+            )
+            for stage, at, frauds_at in self._replies
+        ]
         if n < _WHOLE_BATCH_FROM:
             # A few transactions: numpy's per-call cost would outweigh the work.
+            per_stage = [
+                (stage, array("q", counts).tolist(), array("q", frauds).tolist())
+                for (stage, _, _), (counts, frauds) in zip(self._replies, sums, strict=True)
+            ]
             for j, i in enumerate(known):
                 values = {name: float(column[j]) for name, column in request.items()}
-                for stage, at, frauds_at in self._replies:
-                    reply = replies[i * per_tx + at]
-                    fraud_reply = None if frauds_at is None else replies[i * per_tx + frauds_at]
-                    values.update(_stage_values(stage, txs[i].event_us, reply, fraud_reply))
+                for stage, counts, frauds in per_stage:
+                    w, f = 2 * len(stage.transaction_ranges), len(stage.fraud_ranges)
+                    values.update(
+                        stage.values_of(counts[i * w : (i + 1) * w], frauds[i * f : (i + 1) * f])
+                    )
                 matrix[i] = [values[name] for name in self._names]
             return FeatureRows(self._names, matrix, missing)
         columns: dict[str, FloatArray] = {}
-        for stage, at, frauds_at in self._replies:
-            frauds = None if frauds_at is None else replies[frauds_at::per_tx]
-            columns.update(_stage_columns(stage, t, replies[at::per_tx], frauds))
+        for (stage, _, _), (window_bytes, fraud_bytes) in zip(self._replies, sums, strict=True):
+            columns.update(
+                stage.columns_of(
+                    np.frombuffer(window_bytes, dtype=np.int64).reshape(n, -1),
+                    np.frombuffer(fraud_bytes, dtype=np.int64).reshape(n, -1),
+                )
+            )
         # Usually every customer is known: whole columns then, no fancy indexing (which
         # cost 5 µs a transaction over 42 columns).
         rows: slice | IntArray = slice(None) if len(known) == n else np.asarray(known)
@@ -222,69 +221,30 @@ class OnlineFeatureReader:
         return [found[n] for n in self.names]
 
 
-def _stage_values(
-    stage: EntityStage, t: int, transactions: list[bytes], frauds: list[bytes] | None
-) -> dict[str, float]:
-    """:func:`_stage_columns` for one transaction, in plain Python: bisection over its
-    time-ordered replies, prefix sums of the cents."""
-    times_array, cents_array = _member_fields(transactions)
-    times = times_array.tolist()
-    cents = list(accumulate(cents_array.tolist(), initial=0))
-    n = len(times)
-    sums: list[int] = []
-    for start, end in stage.transaction_ranges:
-        a = bisect_left(times, t - start)
-        b = bisect_left(times, t - end) if end else n  # replies end before t
-        sums += (b - a, cents[b] - cents[a])
-    known: list[int] = []
-    if frauds is not None:
-        fraud_times_array, reported_array = _member_fields(frauds)
-        fraud_times, reported = fraud_times_array.tolist(), reported_array.tolist()
-        for start, end in stage.fraud_ranges:
-            a, b = bisect_left(fraud_times, t - start), bisect_left(fraud_times, t - end)
-            known.append(sum(1 for r in reported[a:b] if r < t))
-    return stage.values_of(sums, known)
-
-
-def _stage_columns(
+def _stage_sums(
     stage: EntityStage,
-    t: IntArray,
+    t: list[int],
     transactions: list[list[bytes]],
     frauds: list[list[bytes]] | None,
-) -> dict[str, FloatArray]:
-    """One stage's features of a batch, from each transaction's ``ZRANGEBYSCORE`` reply
-    (its members of ``[t - span, t)`` in time order).
-
-    All transactions' members go into one array. A member's key is its transaction's
-    index times ``span`` plus its time relative to that transaction's ``t - span``, so
-    keys rise through the whole array and a range ``[t - start, t - end)`` of transaction
-    ``i`` is the slice between two ``searchsorted`` positions."""
-    n = len(t)
-    span = stage.span_us
-    segment_end = (np.arange(n, dtype=np.int64) + 1) * span  # the key of each t
-
-    def flatten(replies: list[list[bytes]]) -> tuple[IntArray, IntArray, IntArray]:
-        lengths = np.fromiter(map(len, replies), dtype=np.int64, count=n)
-        times, values = _member_fields([member for r in replies for member in r])
-        keys = np.repeat(segment_end - t, lengths) + times
-        return keys, lengths, values
-
-    keys, _, cents_each = flatten(transactions)
-    cents = np.concatenate(([0], np.cumsum(cents_each)))
-    sums = np.empty((n, 2 * len(stage.transaction_ranges)), dtype=np.int64)
-    for k, (start, end) in enumerate(stage.transaction_ranges):
-        a = np.searchsorted(keys, segment_end - start)
-        b = np.searchsorted(keys, segment_end - end)
-        sums[:, 2 * k] = b - a
-        sums[:, 2 * k + 1] = cents[b] - cents[a]
-    known = np.zeros((n, len(stage.fraud_ranges)), dtype=np.int64)
-    if frauds is not None:
-        keys, lengths, reported = flatten(frauds)
-        # A fraud counts only if it was reported before the transaction's own time.
-        before = reported < np.repeat(t, lengths)
-        counted = np.concatenate(([0], np.cumsum(before)))
-        for k, (start, end) in enumerate(stage.fraud_ranges):
-            a = np.searchsorted(keys, segment_end - start)
-            b = np.searchsorted(keys, segment_end - end)
-            known[:, k] = counted[b] - counted[a]
-    return stage.columns_of(sums, known)
+) -> tuple[bytes, bytes]:
+    """One stage's raw aggregates of a batch, from each transaction's ``ZRANGEBYSCORE``
+    replies (its members of ``[t - span, t)``), counted by the compiled
+    ``fraudlake_windows``: native int64 bytes, row ``i`` transaction ``i``'s — the count
+    and cents of each of :attr:`~EntityStage.transaction_ranges`, then the frauds
+    reported before ``t`` in each of :attr:`~EntityStage.fraud_ranges` (zeros without
+    label windows). ValueError naming the layout if a member is not one of it."""
+    try:
+        counts = window_sums(t, transactions, stage.transaction_ranges)
+        if frauds is None:
+            return counts, bytes(8 * len(t) * len(stage.fraud_ranges))
+        return counts, known_frauds(t, frauds, stage.fraud_ranges)
+    except ValueError as exc:
+        bad = exc.args[0] if exc.args else None
+        if not isinstance(bad, bytes):
+            raise
+        raise ValueError(
+            "online store members must look like <event_us>:<transaction_id>:<integer>, "
+            f"found {bad!r}. A store written before the event time moved into the members "
+            "(<transaction_id>:<integer>) must be converted first: `fraudlake online "
+            "migrate-layout --redis-url <this store>`"
+        ) from None
