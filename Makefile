@@ -7,7 +7,9 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-export PATH := $(CURDIR)/$(BIN):$(PATH)
+NATIVE := native/fraudlake_windows
+# rustup's cargo, for the Rust extension uv builds at install (even where no shell profile ran)
+export PATH := $(CURDIR)/$(BIN):$(HOME)/.cargo/bin:$(PATH)
 export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: help install lint test demo demo-drift demo-embedded down stack-down bench handbook clean
@@ -19,17 +21,20 @@ $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-install: $(UV) ## Python environments from the locks, stack packages, Kafka and Flink jars (quick when present)
+install: $(UV) ## Python environments from the locks (building the Rust extension), stack packages, Kafka and Flink jars (quick when present)
+	@command -v cargo >/dev/null || { echo "install: cargo not found. fraudlake builds its Rust extension ($(NATIVE)) at install: install Rust 1.85 or later with rustup (https://rustup.rs), then run make again" >&2; exit 1; }
 	$(UV) sync --frozen --quiet
 	cd flink_jobs && ../$(UV) sync --frozen --quiet
 	bash infra/install-system.sh
 	bash infra/kafka/install.sh
 	bash infra/flink/install.sh
 
-lint: install ## ruff check, ruff format --check, mypy on src/
+lint: install ## ruff check, ruff format --check, mypy on src/; cargo fmt --check and clippy on the Rust extension
 	$(BIN)/ruff check src tests benchmarks dags flink_jobs ray_serve
 	$(BIN)/ruff format --check src tests benchmarks dags flink_jobs ray_serve
 	$(BIN)/mypy src
+	cargo fmt --check --manifest-path $(NATIVE)/Cargo.toml
+	PYO3_PYTHON=$(CURDIR)/$(BIN)/python cargo clippy --quiet --locked --manifest-path $(NATIVE)/Cargo.toml -- -D warnings
 
 test: lint ## Install, lint, and run every test
 	$(BIN)/pytest -q --durations=25

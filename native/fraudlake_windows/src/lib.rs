@@ -38,8 +38,9 @@ fn parse_member(member: &[u8]) -> Option<(i64, i64)> {
     Some((fields[0], fields[2]))
 }
 
-/// The members of every reply, parsed into `out` (cleared first), calling `each` per
-/// transaction with its slice.
+/// Parse the members of each of the `n` replies (one buffer, reused) and hand them to
+/// `each` with the transaction's index. TypeError for a reply that is not a list of
+/// bytes; ValueError(member) for a member that is not `<event_us>:<id>:<integer>`.
 fn for_each_reply<'py>(
     replies: &Bound<'py, PyList>,
     n: usize,
@@ -61,7 +62,11 @@ fn for_each_reply<'py>(
             match parse_member(bytes) {
                 Some(fields) => parsed.push(fields),
                 // the member itself as the error's argument: the caller words the message
-                None => return Err(PyValueError::new_err(PyBytes::new(replies.py(), bytes).unbind())),
+                None => {
+                    return Err(PyValueError::new_err(
+                        PyBytes::new(replies.py(), bytes).unbind(),
+                    ));
+                }
             }
         }
         each(i, &parsed);
@@ -69,6 +74,7 @@ fn for_each_reply<'py>(
     Ok(())
 }
 
+/// `values` as native-endian int64 bytes (what `numpy.frombuffer(..., int64)` reads).
 fn int64_bytes<'py>(py: Python<'py>, values: &[i64]) -> Bound<'py, PyBytes> {
     let raw: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
     PyBytes::new(py, &raw)
