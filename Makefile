@@ -7,7 +7,7 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
-NATIVE := native/fraudlake_windows
+NATIVE := native/fraudlake_online_reads
 # rustup's cargo, for the Rust extension uv builds at install (even where no shell profile ran)
 export PATH := $(CURDIR)/$(BIN):$(HOME)/.cargo/bin:$(PATH)
 export OPENBLAS_NUM_THREADS ?= 1

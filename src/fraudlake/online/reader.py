@@ -4,7 +4,7 @@ The call the scoring service makes. One Redis round trip
 (:func:`~fraudlake.online.round_trip.round_trip`) fetches, for every transaction and
 entity stage, the entity's transactions and frauds in ``[t - span, t)`` and the
 customer's profile. The members of the replies are counted per window by compiled code
-(``fraudlake_windows``, Rust: ``native/fraudlake_windows``) — the count and the cents of
+(``fraudlake_online_reads``, Rust: ``native/fraudlake_online_reads``) — the count and the cents of
 each range, the frauds reported before ``t`` — without a Python object per number. The
 stage's own :meth:`~EntityStage.columns_of` (a batch of 8 or more at once, in numpy) or
 :meth:`~EntityStage.values_of` (fewer, one by one in plain Python: numpy's per-call cost
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import redis
-from fraudlake_windows import known_frauds, window_sums
+from fraudlake_online_reads import known_frauds, window_sums
 
 from fraudlake.features.definitions import FeatureSet
 from fraudlake.features.request_time import request_features
@@ -229,7 +229,7 @@ def _stage_sums(
 ) -> tuple[bytes, bytes]:
     """One stage's raw aggregates of a batch, from each transaction's ``ZRANGEBYSCORE``
     replies (its members of ``[t - span, t)``), counted by the compiled
-    ``fraudlake_windows``: native int64 bytes, row ``i`` transaction ``i``'s — the count
+    ``fraudlake_online_reads``: native int64 bytes, row ``i`` transaction ``i``'s — the count
     and cents of each of :attr:`~EntityStage.transaction_ranges`, then the frauds
     reported before ``t`` in each of :attr:`~EntityStage.fraud_ranges` (zeros without
     label windows). ValueError naming the layout if a member is not one of it."""

@@ -1,13 +1,57 @@
-//! Window sums of the online store's replies, for the scoring service's batch path.
+//! The per-transaction loops of the online store's reads, for the scoring service.
 //!
-//! Each reply is one transaction's `ZRANGEBYSCORE` of one entity's window set: members
-//! `<event_us>:<transaction_id>:<value>` in event-time order. The functions count, per
-//! transaction and range, the members whose event time lies in `[t - start, t - end)`
-//! — what `fraudlake.online.reader` did with numpy — without a Python object per number.
+//! `pack_commands` writes a batch's Redis commands as one RESP payload (hiredis packed
+//! them one Python call each). `window_sums` and `known_frauds` count the replies: each
+//! is one transaction's `ZRANGEBYSCORE` of one entity's window set, members
+//! `<event_us>:<transaction_id>:<value>` in event-time order; per transaction and range,
+//! the members whose event time lies in `[t - start, t - end)` — without a Python object
+//! per number. What the store holds and what the features mean stay in
+//! `fraudlake.online` and `fraudlake.stream_features`; this crate only counts.
 
-use pyo3::exceptions::PyValueError;
+use std::io::Write;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
+use pyo3::types::{PyBytes, PyInt, PyList, PyString, PyTuple};
+
+/// Append one RESP bulk string.
+fn push_bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+    write!(out, "${}\r\n", bytes.len()).expect("writing to a Vec cannot fail");
+    out.extend_from_slice(bytes);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The RESP payload of `commands` (each a tuple of str, bytes or int arguments, the
+/// command name first), in order: what `hiredis.pack_command` gives per command, joined.
+/// str is written as UTF-8, int in decimal. TypeError naming any other argument.
+#[pyfunction]
+fn pack_commands<'py>(
+    py: Python<'py>,
+    commands: &Bound<'py, PyList>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut out: Vec<u8> = Vec::with_capacity(commands.len() * 64);
+    for command in commands.iter() {
+        let args = command.cast::<PyTuple>()?;
+        write!(out, "*{}\r\n", args.len()).expect("writing to a Vec cannot fail");
+        for arg in args.iter() {
+            if let Ok(text) = arg.cast::<PyString>() {
+                push_bulk(&mut out, text.to_str()?.as_bytes());
+            } else if let Ok(raw) = arg.cast::<PyBytes>() {
+                push_bulk(&mut out, raw.as_bytes());
+            } else if arg.cast::<PyInt>().is_ok() {
+                let number: i64 = arg.extract()?;
+                push_bulk(&mut out, number.to_string().as_bytes());
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "a Redis command argument must be str, bytes or int, got {}: {}",
+                    arg.get_type().name()?,
+                    arg.repr()?
+                )));
+            }
+        }
+    }
+    Ok(PyBytes::new(py, &out))
+}
 
 /// `(event_us, value)` of a member, or None when it is not three `:`-separated integers.
 fn parse_member(member: &[u8]) -> Option<(i64, i64)> {
@@ -137,7 +181,8 @@ fn known_frauds<'py>(
 }
 
 #[pymodule]
-fn fraudlake_windows(module: &Bound<'_, PyModule>) -> PyResult<()> {
+fn fraudlake_online_reads(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(pack_commands, module)?)?;
     module.add_function(wrap_pyfunction!(window_sums, module)?)?;
     module.add_function(wrap_pyfunction!(known_frauds, module)?)?;
     Ok(())

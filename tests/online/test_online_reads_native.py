@@ -1,5 +1,6 @@
-"""The compiled window sums (``fraudlake_windows``) count what the stream's own
-:class:`EntityState` counts, member for member, and refuse what is not a member."""
+"""The compiled parts of the online reads (``fraudlake_online_reads``, native/): the
+window sums count what the stream's own :class:`EntityState` counts, member for member,
+and refuse what is not a member; the packed commands are hiredis's, byte for byte."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import random
 from array import array
 from collections.abc import Callable
 
+import hiredis
 import pytest
-from fraudlake_windows import known_frauds, window_sums
+from fraudlake_online_reads import known_frauds, pack_commands, window_sums
 
 from fraudlake.online.layout import fraud_member, transaction_member
 from fraudlake.stream_features.entity_stage import EntityState
@@ -96,3 +98,20 @@ def test_replies_must_match_the_transactions() -> None:
         window_sums([10], [[], []], [(10, 0)])
     with pytest.raises(TypeError):
         window_sums([10], [[1]], [(10, 0)])  # type: ignore[list-item]
+
+
+def test_packed_commands_are_hiredis_byte_for_byte() -> None:
+    commands: list[tuple[str | bytes | int, ...]] = [
+        ("ZRANGEBYSCORE", "fl:card:123:tx", 1_709_251_200_000_000, "(1709251800000000"),
+        ("HMGET", "fl:customer:7", "home_x", "home_y"),
+        ("SET", b"bin\x00\r\nkey", "naïve €", -(2**63), 2**63 - 1, 0),
+        ("PING",),
+    ]
+    assert pack_commands(commands) == b"".join(hiredis.pack_command(c) for c in commands)  # type: ignore[arg-type]
+    assert pack_commands([]) == b""
+
+
+@pytest.mark.parametrize("bad", [1.5, None, ["list"]])
+def test_an_argument_that_is_no_redis_value_is_named(bad: object) -> None:
+    with pytest.raises(TypeError, match=f"must be str, bytes or int, got {type(bad).__name__}"):
+        pack_commands([("GET", "k"), ("SET", "k", bad)])  # type: ignore[list-item]

@@ -1,4 +1,9 @@
-"""Window sums of the online store's replies, compiled (see src/lib.rs)."""
+"""The per-transaction loops of the online store's reads, compiled (see src/lib.rs)."""
+
+def pack_commands(commands: list[tuple[str | bytes | int, ...]]) -> bytes:
+    """The RESP payload of ``commands`` (each a tuple of arguments, the command name
+    first), in order: ``hiredis.pack_command`` of each, joined. str is written as UTF-8,
+    int in decimal; any other argument raises TypeError naming it."""
 
 def window_sums(t: list[int], replies: list[list[bytes]], ranges: list[tuple[int, int]]) -> bytes:
     """Per transaction ``i`` and range ``(start, end)``: the count and the sum of the
