@@ -56,7 +56,7 @@ def running(service: Service) -> Iterator[ProcessTable]:
         yield table
     finally:
         for spec in reversed(specs):
-            table.stop(spec.name)
+            table.stop_spec(spec)
 
 
 @contextmanager

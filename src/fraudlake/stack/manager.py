@@ -160,7 +160,7 @@ class Stack:
             except Exception as exc:
                 on_event(service.name, f"skipped ({exc})")
                 continue
-            stopped = [self.table.stop(p.name) for p in reversed(specs)]
+            stopped = [self.table.stop_spec(p) for p in reversed(specs)]
             on_event(service.name, "stopped" if any(stopped) else "was not running")
 
     def memory_bytes(self) -> int:

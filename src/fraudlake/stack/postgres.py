@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -121,7 +122,18 @@ class PostgresService(Service):
             "-c",
             "shared_buffers=64MB",
         ]
-        return [ProcessSpec("postgres", argv, cwd=self.state_dir, user=service_user())]
+        # SIGINT is PostgreSQL's fast shutdown (pg_ctl's default): clients are
+        # disconnected, then a clean checkpoint. SIGTERM ("smart") waits for every client
+        # to leave — a test's or a notebook's idle pool kept it up until SIGKILL.
+        return [
+            ProcessSpec(
+                "postgres",
+                argv,
+                cwd=self.state_dir,
+                user=service_user(),
+                stop_signal=signal.SIGINT,
+            )
+        ]
 
     def _connect(self, database: str = "postgres") -> psycopg2.extensions.connection:
         pg = self.config.postgres

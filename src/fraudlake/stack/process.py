@@ -27,13 +27,16 @@ logger = logging.getLogger(__name__)
 class ProcessSpec:
     """One long-running process of a service: a unique ``name`` (pid and log file names),
     its ``argv``, extra environment, working directory and the user to run it as (None:
-    ours)."""
+    ours); how it is asked to stop (``stop_signal``) and how long it gets before SIGKILL
+    (``stop_timeout_s``)."""
 
     name: str
     argv: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     user: str | None = None
+    stop_signal: signal.Signals = signal.SIGTERM
+    stop_timeout_s: float = 20.0
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -111,15 +114,18 @@ class ProcessTable:
         """True when a pid file exists but its process is gone (it crashed on start)."""
         return self._pid_path(name).exists() and not self.running(name)
 
-    def stop(self, name: str, timeout: float = 20.0) -> bool:
-        """SIGTERM every process of the session ``name`` leads, SIGKILL after ``timeout``
-        s. Returns True when something was stopped. Removes the pid file either way."""
+    def stop(
+        self, name: str, timeout: float = 20.0, stop_signal: signal.Signals = signal.SIGTERM
+    ) -> bool:
+        """Send ``stop_signal`` to every process of the session ``name`` leads, SIGKILL
+        after ``timeout`` s. Returns True when something was stopped. Removes the pid file
+        either way."""
         pid = self.pid(name)
         self._pid_path(name).unlink(missing_ok=True)
         if pid is None:
             return False
         started = time.monotonic()
-        _signal_session(pid, signal.SIGTERM)
+        _signal_session(pid, stop_signal)
         deadline = started + timeout
         while time.monotonic() < deadline:
             reap_children()  # when we started it ourselves (tests), collect the exit
@@ -133,16 +139,20 @@ class ProcessTable:
             reap_children()
             time.sleep(0.1)
         logger.warning(
-            "%s (pid %d) did not stop within %.0f s of SIGTERM; killed %d process(es) %s "
-            "(its log: %s)",
+            "%s (pid %d) did not stop within %.0f s of %s; killed %d process(es) %s (its log: %s)",
             name,
             pid,
             timeout,
+            stop_signal.name,
             len(left),
             left[:5],
             self.log_path(name),
         )
         return True
+
+    def stop_spec(self, spec: ProcessSpec) -> bool:
+        """:meth:`stop` the process of ``spec`` with its own signal and grace."""
+        return self.stop(spec.name, spec.stop_timeout_s, spec.stop_signal)
 
     def tail(self, name: str, lines: int = 50) -> list[str]:
         """The last ``lines`` lines of ``name``'s log (empty if none)."""
