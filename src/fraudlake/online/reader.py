@@ -3,9 +3,9 @@
 The call the scoring service makes. One Redis round trip
 (:func:`~fraudlake.online.round_trip.round_trip`) fetches, for every transaction and
 entity stage, the entity's transactions and frauds in ``[t - span, t)`` and the
-customer's profile. The members of the replies are counted per window by compiled code
-(``fraudlake_online_reads``, Rust: ``native/fraudlake_online_reads``) — the count and the cents of
-each range, the frauds reported before ``t`` — without a Python object per number. The
+customer's profile. The members of the replies are counted per window by compiled
+code (``fraudlake_online_reads``, Rust, in ``native/``) — the count and the cents of each
+range, the frauds reported before ``t`` — without a Python object per number. The
 stage's own :meth:`~EntityStage.columns_of` (a batch of 8 or more at once, in numpy) or
 :meth:`~EntityStage.values_of` (fewer, one by one in plain Python: numpy's per-call cost
 would outweigh the work; the two agree bit for bit) turns the sums into window and label
@@ -229,8 +229,8 @@ def _stage_sums(
 ) -> tuple[bytes, bytes]:
     """One stage's raw aggregates of a batch, from each transaction's ``ZRANGEBYSCORE``
     replies (its members of ``[t - span, t)``), counted by the compiled
-    ``fraudlake_online_reads``: native int64 bytes, row ``i`` transaction ``i``'s — the count
-    and cents of each of :attr:`~EntityStage.transaction_ranges`, then the frauds
+    ``fraudlake_online_reads``: native int64 bytes, row ``i`` transaction ``i``'s — the
+    count and cents of each of :attr:`~EntityStage.transaction_ranges`, then the frauds
     reported before ``t`` in each of :attr:`~EntityStage.fraud_ranges` (zeros without
     label windows). ValueError naming the layout if a member is not one of it."""
     try:
