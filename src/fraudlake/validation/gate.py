@@ -50,6 +50,7 @@ from great_expectations.data_context.types.resource_identifiers import (
 from great_expectations.datasource.fluent import PandasDatasource
 from great_expectations.datasource.fluent.pandas_datasource import DataFrameAsset
 
+from fraudlake.atomic_write import write_text_atomic
 from fraudlake.params import Params, SimulateParams
 from fraudlake.validation import expectations as custom_expectations
 from fraudlake.validation.describe import failed_expectations
@@ -139,7 +140,6 @@ class BatchValidator:
         }
         self._pending_docs: list[ValidationResultIdentifier] = []
         self._fingerprints = {kind: suite_fingerprint(kind, rules) for kind in VALIDATED_SCHEMAS}
-        self._torn_tail = False  # the verdict file ends in a cut line: start a new one
         self._passed: dict[str, dict[str, Any]] = self._load_passed()
 
     @property
@@ -298,23 +298,25 @@ class BatchValidator:
         # runs at once (the DAG and a `dvc repro`) do not interleave: one O_APPEND write each.
         line = json.dumps(record, sort_keys=True).encode() + b"\n"
         self.passed_file.parent.mkdir(parents=True, exist_ok=True)
+        self._append(line)
+
+    def _append(self, data: bytes) -> None:
+        """Append ``data`` to the verdict file in one O_APPEND write."""
         fd = os.open(self.passed_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, b"\n" + line if self._torn_tail else line)
+            os.write(fd, data)
         finally:
             os.close(fd)
-        self._torn_tail = False
 
     def _load_passed(self) -> dict[str, dict[str, Any]]:
         """The remembered verdicts by batch id (the last line of a batch id wins); lines
         that are not records (a cut last line, a hand edit) are skipped. A file mostly of
-        superseded lines is rewritten with the current ones first."""
-        self._torn_tail = False
+        superseded lines is rewritten with the current ones first; a cut last line is
+        ended, so the next verdict starts a line of its own."""
         try:
             text = self.passed_file.read_bytes()
         except OSError:
             return {}
-        self._torn_tail = bool(text) and not text.endswith(b"\n")
         lines = text.splitlines()
         passed: dict[str, dict[str, Any]] = {}
         for line in lines:
@@ -326,17 +328,16 @@ class BatchValidator:
                 passed[record["batch_id"]] = record
         if len(lines) > 2 * len(passed):
             self._compact(passed)
+        elif text and not text.endswith(b"\n"):
+            self._append(b"\n")
         return passed
 
     def _compact(self, passed: dict[str, dict[str, Any]]) -> None:
         """Rewrite the verdict file with one line per batch id, atomically (a crash keeps
         the old file; a verdict another run appends meanwhile may be lost, which only
         means validating that batch again)."""
-        scratch = self.passed_file.with_name(f".{PASSED_FILE}.{os.getpid()}.{id(self)}")
         lines = (json.dumps(record, sort_keys=True) + "\n" for record in passed.values())
-        scratch.write_text("".join(lines))
-        os.replace(scratch, self.passed_file)
-        self._torn_tail = False
+        write_text_atomic(self.passed_file, "".join(lines))
 
     def _configure_context(self) -> None:
         """Quiet, local context: no progress bars, no analytics, no tutorial buttons."""
