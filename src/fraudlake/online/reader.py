@@ -161,14 +161,20 @@ class OnlineFeatureReader:
         ]
         if n < _WHOLE_BATCH_FROM:
             # A few transactions: numpy's per-call cost would outweigh the work.
+            # per stage: its row widths and the sums as Python ints
             per_stage = [
-                (stage, array("q", counts).tolist(), array("q", frauds).tolist())
+                (
+                    stage,
+                    2 * len(stage.transaction_ranges),
+                    array("q", counts).tolist(),
+                    len(stage.fraud_ranges),
+                    array("q", frauds).tolist(),
+                )
                 for (stage, _, _), (counts, frauds) in zip(self._replies, sums, strict=True)
             ]
             for j, i in enumerate(known):
                 values = {name: float(column[j]) for name, column in request.items()}
-                for stage, counts, frauds in per_stage:
-                    w, f = 2 * len(stage.transaction_ranges), len(stage.fraud_ranges)
+                for stage, w, counts, f, frauds in per_stage:
                     values.update(
                         stage.values_of(counts[i * w : (i + 1) * w], frauds[i * f : (i + 1) * f])
                     )
